@@ -1,0 +1,100 @@
+"""jinit: neural-network parameter initializers for JAX and Flax.
+
+Every initializer is made by a factory and has the signature
+``init(key, shape, dtype=None, out_sharding=None) -> jax.Array``, the one ``jax.nn.initializers``
+and Flax use, so ``nn.Dense(128, kernel_init=jinit.glorot_normal())`` just works.
+
+Example:
+  >>> import jax, jinit
+  >>> w = jinit.he_normal()(jax.random.key(0), (784, 256))
+  >>> w.shape, w.dtype
+  ((784, 256), dtype('float32'))
+"""
+
+from jinit._src.base import Initializer as Initializer
+from jinit._src.base import KeyArray as KeyArray
+from jinit._src.base import Shape as Shape
+from jinit._src.catalogue import Entry as Entry
+from jinit._src.catalogue import catalogue as catalogue
+from jinit._src.constant import constant as constant
+from jinit._src.constant import ones as ones
+from jinit._src.constant import ones_init as ones_init
+from jinit._src.constant import zeros as zeros
+from jinit._src.constant import zeros_init as zeros_init
+from jinit._src.distributions import normal as normal
+from jinit._src.distributions import random_normal as random_normal
+from jinit._src.distributions import random_uniform as random_uniform
+from jinit._src.distributions import trunc_normal as trunc_normal
+from jinit._src.distributions import truncated_normal as truncated_normal
+from jinit._src.distributions import uniform as uniform
+from jinit._src.fans import Fans as Fans
+from jinit._src.fans import compute_fans as compute_fans
+from jinit._src.gain import ACTIVATIONS as ACTIVATIONS
+from jinit._src.gain import calculate_gain as calculate_gain
+from jinit._src.gain import gain as gain
+from jinit._src.identity import dirac as dirac
+from jinit._src.identity import eye as eye
+from jinit._src.identity import identity as identity
+from jinit._src.orthogonal import delta_orthogonal as delta_orthogonal
+from jinit._src.orthogonal import orthogonal as orthogonal
+from jinit._src.presets import glorot_normal as glorot_normal
+from jinit._src.presets import glorot_uniform as glorot_uniform
+from jinit._src.presets import he_normal as he_normal
+from jinit._src.presets import he_uniform as he_uniform
+from jinit._src.presets import kaiming_normal as kaiming_normal
+from jinit._src.presets import kaiming_uniform as kaiming_uniform
+from jinit._src.presets import lecun_normal as lecun_normal
+from jinit._src.presets import lecun_uniform as lecun_uniform
+from jinit._src.presets import torch_kaiming_normal as torch_kaiming_normal
+from jinit._src.presets import torch_kaiming_uniform as torch_kaiming_uniform
+from jinit._src.presets import torch_xavier_normal as torch_xavier_normal
+from jinit._src.presets import torch_xavier_uniform as torch_xavier_uniform
+from jinit._src.presets import xavier_normal as xavier_normal
+from jinit._src.presets import xavier_uniform as xavier_uniform
+from jinit._src.variance_scaling import variance_scaling as variance_scaling
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "Entry",
+    "Fans",
+    "Initializer",
+    "KeyArray",
+    "Shape",
+    "calculate_gain",
+    "catalogue",
+    "compute_fans",
+    "constant",
+    "delta_orthogonal",
+    "dirac",
+    "eye",
+    "gain",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "identity",
+    "kaiming_normal",
+    "kaiming_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "normal",
+    "ones",
+    "ones_init",
+    "orthogonal",
+    "random_normal",
+    "random_uniform",
+    "torch_kaiming_normal",
+    "torch_kaiming_uniform",
+    "torch_xavier_normal",
+    "torch_xavier_uniform",
+    "trunc_normal",
+    "truncated_normal",
+    "uniform",
+    "variance_scaling",
+    "xavier_normal",
+    "xavier_uniform",
+    "zeros",
+    "zeros_init",
+]

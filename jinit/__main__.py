@@ -1,0 +1,7 @@
+"""``python -m jinit`` runs the ``jinit`` command line."""
+
+import sys
+
+from jinit._src.cli import main
+
+sys.exit(main())

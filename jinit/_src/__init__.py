@@ -1,0 +1,1 @@
+"""Private implementation of jinit. Import the public names from :mod:`jinit`."""
