@@ -168,6 +168,8 @@ def resolve_shape(owner: str, shape: object) -> tuple[int, ...]:
     """Return ``shape`` as a tuple of non-negative Python ints, or raise."""
     if _is_index(shape):
         shape = (shape,)
+    if isinstance(shape, np.ndarray) and shape.ndim == 1:
+        shape = shape.tolist()
     if not isinstance(shape, Sequence) or isinstance(shape, str | bytes):
         raise TypeError(
             _fail(owner, f"shape must be a sequence of non-negative ints, got {shape!r}.")

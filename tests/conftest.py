@@ -1,0 +1,50 @@
+"""Shared fixtures and helpers for the jinit test suite.
+
+Statistical tests use fixed keys; their tolerances are derived from the sample size in the
+test itself (see ``tests/stats_util.py``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import hypothesis
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+hypothesis.settings.register_profile(
+    "ci", max_examples=60, deadline=None, derandomize=True, print_blob=True
+)
+hypothesis.settings.register_profile("dev", max_examples=25, deadline=None)
+hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+#: Real float dtypes every random initializer must support.
+REAL_DTYPES = (jnp.float32, jnp.bfloat16, jnp.float16)
+#: Real dtypes plus complex64, for initializers that support complex numbers.
+INEXACT_DTYPES = (*REAL_DTYPES, jnp.complex64)
+
+
+def bits(array: jax.Array) -> np.ndarray:
+    """The raw bytes of ``array``, so equality means bit-identical (NaN-safe, -0 != +0)."""
+    return np.ascontiguousarray(np.asarray(array)).view(np.uint8)
+
+
+def assert_bit_identical(a: jax.Array, b: jax.Array) -> None:
+    """Assert equal shape, dtype and bytes."""
+    assert a.shape == b.shape, (a.shape, b.shape)
+    assert a.dtype == b.dtype, (a.dtype, b.dtype)
+    np.testing.assert_array_equal(bits(a), bits(b))
+
+
+@pytest.fixture
+def key() -> jax.Array:
+    """A fixed typed key."""
+    return jax.random.key(20261122)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_namespace(doctest_namespace: dict[str, object]) -> None:
+    doctest_namespace["jax"] = jax
+    doctest_namespace["jnp"] = jnp
