@@ -49,13 +49,28 @@ def _sampling_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
 
 
-def _inside(bound: float, dtype: np.dtype, direction: float) -> jax.Array:
-    """``bound`` rounded to ``dtype``, nudged one ulp towards ``direction`` if it fell outside."""
-    rounded = jnp.asarray(bound, dtype)
-    wide = rounded.astype(_sampling_dtype(dtype))
-    outside = wide < bound if direction > 0 else wide > bound
-    nudged = jax.lax.nextafter(rounded, jnp.asarray(direction, dtype))
-    return jnp.where(outside, nudged, rounded)
+def _dtype_interval(owner: str, low: float, high: float, dtype: np.dtype, *,
+                    closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest and largest ``dtype`` values inside ``[low, high]`` (``[low, high)`` if not
+    ``closed``), so clamping to them never leaves the interval after rounding.
+
+    Raises:
+      ValueError: no value of ``dtype`` lies in the interval (it is narrower than the dtype's
+        spacing there, e.g. bfloat16 has no value in ``[256.5, 257.5)``).
+    """
+    first = np.asarray(low, dtype)
+    if float(first) < low:
+        first = np.nextafter(first, np.asarray(np.inf, dtype))
+    last = np.asarray(high, dtype)
+    if float(last) > high or (not closed and float(last) >= high):
+        last = np.nextafter(last, np.asarray(-np.inf, dtype))
+    if float(first) > float(last):
+        interval = f"[{low}, {high}{']' if closed else ')'}"
+        raise ValueError(
+            f"jinit.{owner}: no {dtype.name} value lies in {interval}; widen the interval or "
+            "use a wider dtype."
+        )
+    return first, last
 
 
 def uniform(scale: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
@@ -201,8 +216,9 @@ def truncated_normal(
     ) -> jax.Array:
         dims = resolve_shape("truncated_normal", shape)
         resolved = resolve_dtype("truncated_normal", dtype, kinds=("float",))
-        largest = stddev * max(abs(lower), abs(upper))
-        check_representable("truncated_normal", "stddev x max(|lower|, |upper|)", largest, resolved)
+        largest = stddev * max(abs(lower), abs(upper), 1.0)
+        check_representable("truncated_normal", "stddev x max(|lower|, |upper|, 1)", largest,
+                            resolved)
         sample = jax.random.truncated_normal(
             key, lower, upper, dims, resolved, out_sharding=out_sharding
         )
@@ -260,14 +276,12 @@ def random_uniform(
         resolved = resolve_dtype("random_uniform", dtype, kinds=("float",))
         check_representable("random_uniform", "max(|minval|, |maxval|)",
                             max(abs(minval), abs(maxval)), resolved)
+        low, high = _dtype_interval("random_uniform", minval, maxval, resolved, closed=False)
         work = _sampling_dtype(resolved)
         sample = jax.random.uniform(
             key, dims, work, minval, maxval, out_sharding=out_sharding
         ).astype(resolved)
-        low = _inside(minval, resolved, math.inf)
-        high = jax.lax.nextafter(_inside(maxval, resolved, -math.inf),
-                                 jnp.asarray(-math.inf, resolved))
-        return jnp.clip(sample, low, high)
+        return jnp.clip(sample, jnp.asarray(low), jnp.asarray(high))
 
     return init
 
@@ -408,9 +422,10 @@ def trunc_normal(
         dims = resolve_shape("trunc_normal", shape)
         resolved = resolve_dtype("trunc_normal", dtype, kinds=("float",))
         check_representable("trunc_normal", "max(|a|, |b|)", max(abs(a), abs(b)), resolved)
+        low, high = _dtype_interval("trunc_normal", a, b, resolved, closed=True)
         work = _sampling_dtype(resolved)
         z = jax.random.truncated_normal(key, alpha, beta, dims, work, out_sharding=out_sharding)
         sample = (z * jnp.asarray(sigma, work) + jnp.asarray(mean, work)).astype(resolved)
-        return jnp.clip(sample, _inside(a, resolved, math.inf), _inside(b, resolved, -math.inf))
+        return jnp.clip(sample, jnp.asarray(low), jnp.asarray(high))
 
     return init

@@ -106,6 +106,8 @@ def _complex_truncated(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -
     return radius * jnp.exp(1j * angle)
 
 
+_HALF_ULP = 2.0**-10  # rounding headroom for float16, the narrowest mantissa with a small max
+
 _LARGEST_SAMPLE = {  # largest |sample| per unit standard deviation, for overflow checks
     "truncated_normal": 2.0 / REAL_TRUNCATED_STD,
     "normal": 10.0,
@@ -146,6 +148,9 @@ def variance_scaling_for(
         if 0 in dims:
             return jnp.zeros(dims, resolved, out_sharding=out_sharding)
         target = scale / _denominator(mode, fan_in, fan_out)
+        # The variance is held in the dtype (as in JAX), times 3 for the uniform bound.
+        held = target * (3.0 if distribution == "uniform" else 1.0)
+        check_representable(owner, "the variance", held * (1 + _HALF_ULP), resolved)
         check_representable(owner, f"the largest {distribution} sample",
                             math.sqrt(target) * _LARGEST_SAMPLE[distribution], resolved)
         if np.asarray(target, dtype=resolved) == 0:
