@@ -92,8 +92,12 @@ def test_factory_dtype_is_the_default(factory: object, key: jax.Array) -> None:
 
 @pytest.mark.parametrize(
     "factory",
-    [lambda: jinit.glorot_normal(dtype=jnp.bfloat16), lambda: jinit.random_normal(dtype=jnp.float16),
-     lambda: jinit.trunc_normal(dtype=jnp.bfloat16), lambda: jinit.identity(dtype=jnp.float16)],
+    [
+        lambda: jinit.glorot_normal(dtype=jnp.bfloat16),
+        lambda: jinit.random_normal(dtype=jnp.float16),
+        lambda: jinit.trunc_normal(dtype=jnp.bfloat16),
+        lambda: jinit.identity(dtype=jnp.float16),
+    ],
 )
 def test_keyword_factory_dtype(factory: object, key: jax.Array) -> None:
     init = factory()  # type: ignore[operator]

@@ -25,10 +25,10 @@ __all__ = [
     "check_factory_dtype",
     "check_finite_value",
     "check_real",
+    "check_representable",
     "normalize_axes",
     "resolve_dtype",
     "resolve_shape",
-    "check_representable",
 ]
 
 
@@ -58,7 +58,7 @@ def check_real(
         value, or an array with more than one element).
       ValueError: ``value`` is NaN, infinite, or violates the sign requirement.
     """
-    if isinstance(value, bool | np.bool_) or isinstance(value, str | bytes):
+    if isinstance(value, bool | np.bool_ | str | bytes):
         raise TypeError(_fail(owner, f"{name} must be a real number, got {value!r}."))
     if isinstance(value, jax.core.Tracer):
         raise TypeError(
@@ -74,8 +74,10 @@ def check_real(
         array = np.asarray(value)
         if array.ndim != 0 or not np.issubdtype(array.dtype, np.number):
             raise TypeError(
-                _fail(owner, f"{name} must be a real scalar, got {value!r} of type "
-                             f"{type(value).__name__}.")
+                _fail(
+                    owner,
+                    f"{name} must be a real scalar, got {value!r} of type {type(value).__name__}.",
+                )
             )
         if np.iscomplexobj(array):
             raise TypeError(_fail(owner, f"{name} must be real, got the complex value {value!r}."))
@@ -111,9 +113,7 @@ def check_choice(owner: str, name: str, value: object, allowed: Iterable[str]) -
     options = list(allowed)
     listed = ", ".join(repr(option) for option in options)
     if not isinstance(value, str):
-        raise TypeError(
-            _fail(owner, f"{name} must be a string, one of {listed}; got {value!r}.")
-        )
+        raise TypeError(_fail(owner, f"{name} must be a string, one of {listed}; got {value!r}."))
     if value in options:
         return value
     close = difflib.get_close_matches(value.lower(), options, n=1)
@@ -143,8 +143,11 @@ def check_axes(owner: str, name: str, value: object) -> int | tuple[int, ...]:
                 raise ValueError(_fail(owner, f"{name} has repeated axes: {value!r}."))
             return axes
     raise TypeError(
-        _fail(owner, f"{name} must be an int or a sequence of ints, got {value!r} "
-                     f"of type {type(value).__name__}.")
+        _fail(
+            owner,
+            f"{name} must be an int or a sequence of ints, got {value!r} "
+            f"of type {type(value).__name__}.",
+        )
     )
 
 
@@ -155,8 +158,11 @@ def normalize_axes(owner: str, name: str, axes: Axes, ndim: int) -> tuple[int, .
     for axis in items:
         if not -ndim <= axis < ndim:
             raise ValueError(
-                _fail(owner, f"{name}={axes!r} is out of range for a shape of rank {ndim}; "
-                             f"allowed axes are {-ndim}..{ndim - 1}.")
+                _fail(
+                    owner,
+                    f"{name}={axes!r} is out of range for a shape of rank {ndim}; "
+                    f"allowed axes are {-ndim}..{ndim - 1}.",
+                )
             )
         out.append(axis % ndim)
     if len(set(out)) != len(out):
@@ -178,8 +184,11 @@ def resolve_shape(owner: str, shape: object) -> tuple[int, ...]:
     for dim in shape:
         if not _is_index(dim):
             raise TypeError(
-                _fail(owner, f"shape must contain only ints, got {shape!r} "
-                             f"(the entry {dim!r} is {type(dim).__name__}).")
+                _fail(
+                    owner,
+                    f"shape must contain only ints, got {shape!r} "
+                    f"(the entry {dim!r} is {type(dim).__name__}).",
+                )
             )
         size = operator.index(dim)
         if size < 0:
@@ -230,8 +239,11 @@ def resolve_dtype(
         return resolved
     wanted = " or ".join(f"{kind}ing-point" if kind == "float" else kind for kind in kinds)
     raise TypeError(
-        _fail(owner, f"dtype must be a {wanted} dtype (e.g. float32, bfloat16"
-                     f"{', complex64' if 'complex' in kinds else ''}), got {resolved.name}.")
+        _fail(
+            owner,
+            f"dtype must be a {wanted} dtype (e.g. float32, bfloat16"
+            f"{', complex64' if 'complex' in kinds else ''}), got {resolved.name}.",
+        )
     )
 
 
@@ -240,9 +252,12 @@ def check_representable(owner: str, what: str, value: float, dtype: np.dtype) ->
 
     This is what turns a silent ``inf`` in float16 (``normal(1e5)``) into a clear error.
     """
-    limit = float(jnp.finfo(dtype).max)
+    limit = float(jnp.finfo(dtype).max)  # type: ignore[no-untyped-call]
     if value > limit:
         raise ValueError(
-            _fail(owner, f"{what} {value:.6g} overflows {dtype.name} (largest finite value "
-                         f"{limit:.6g}); use a wider dtype or a smaller scale.")
+            _fail(
+                owner,
+                f"{what} {value:.6g} overflows {dtype.name} (largest finite value "
+                f"{limit:.6g}); use a wider dtype or a smaller scale.",
+            )
         )

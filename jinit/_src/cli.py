@@ -21,9 +21,18 @@ def _list(args: argparse.Namespace) -> int:
         print(markdown_table())
         return 0
     if args.format == "json":
-        rows = [{"name": e.name, "aliases": list(e.aliases), "family": e.family,
-                 "distribution": e.distribution, "formula": e.formula,
-                 "reference": e.reference, "jax_parity": e.jax_parity} for e in CATALOGUE]
+        rows = [
+            {
+                "name": e.name,
+                "aliases": list(e.aliases),
+                "family": e.family,
+                "distribution": e.distribution,
+                "formula": e.formula,
+                "reference": e.reference,
+                "jax_parity": e.jax_parity,
+            }
+            for e in CATALOGUE
+        ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
     table = Table(title="jinit initializers", show_lines=False)
@@ -31,8 +40,9 @@ def _list(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     for e in CATALOGUE:
         names = "\n".join((e.name, *(f"= {alias}" for alias in e.aliases)))
-        table.add_row(*(escape(cell) for cell in (names, e.family, e.distribution, e.formula,
-                                                     e.reference)))
+        table.add_row(
+            *(escape(cell) for cell in (names, e.family, e.distribution, e.formula, e.reference))
+        )
     Console(width=args.width).print(table)
     return 0
 
@@ -45,13 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     listing = commands.add_parser(
-        "list", help="print every initializer with its variance formula and reference",
+        "list",
+        help="print every initializer with its variance formula and reference",
         description="Print the catalogue of initializers: formula, distribution, reference.",
     )
-    listing.add_argument("--format", choices=("table", "markdown", "json"), default="table",
-                         help="output format (default: a terminal table)")
-    listing.add_argument("--width", type=int, default=None,
-                         help="terminal width for the table (default: detected)")
+    listing.add_argument(
+        "--format",
+        choices=("table", "markdown", "json"),
+        default="table",
+        help="output format (default: a terminal table)",
+    )
+    listing.add_argument(
+        "--width", type=int, default=None, help="terminal width for the table (default: detected)"
+    )
     listing.set_defaults(run=_list)
     return parser
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jinit._src.base import ArrayLike, DTypeLike, Initializer, KeyArray, OutSharding, Shape
 from jinit._src.checks import check_factory_dtype, check_finite_value, resolve_dtype, resolve_shape
 from jinit._src.sharding import place
-from jinit._src.base import ArrayLike, DTypeLike, Initializer, KeyArray, OutSharding, Shape
 
 __all__ = ["constant", "ones", "ones_init", "zeros", "zeros_init"]
 

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, stats
 
+from jinit._src.base import DTypeLike, Initializer, KeyArray, OutSharding, Shape
 from jinit._src.checks import (
     check_factory_dtype,
     check_real,
@@ -29,7 +30,6 @@ from jinit._src.checks import (
     resolve_dtype,
     resolve_shape,
 )
-from jinit._src.base import DTypeLike, Initializer, KeyArray, OutSharding, Shape
 
 __all__ = [
     "normal",
@@ -49,10 +49,13 @@ def _sampling_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
 
 
-def _dtype_interval(owner: str, low: float, high: float, dtype: np.dtype, *,
-                    closed: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The smallest and largest ``dtype`` values inside ``[low, high]`` (``[low, high)`` if not
-    ``closed``), so clamping to them never leaves the interval after rounding.
+def _dtype_interval(
+    owner: str, low: float, high: float, dtype: np.dtype, *, closed: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest and largest ``dtype`` values inside ``[low, high]`` (or ``[low, high)``).
+
+    Clamping to them never leaves the interval after rounding; ``closed=False`` excludes
+    ``high``.
 
     Raises:
       ValueError: no value of ``dtype`` lies in the interval (it is narrower than the dtype's
@@ -217,8 +220,9 @@ def truncated_normal(
         dims = resolve_shape("truncated_normal", shape)
         resolved = resolve_dtype("truncated_normal", dtype, kinds=("float",))
         largest = stddev * max(abs(lower), abs(upper), 1.0)
-        check_representable("truncated_normal", "stddev x max(|lower|, |upper|, 1)", largest,
-                            resolved)
+        check_representable(
+            "truncated_normal", "stddev x max(|lower|, |upper|, 1)", largest, resolved
+        )
         sample = jax.random.truncated_normal(
             key, lower, upper, dims, resolved, out_sharding=out_sharding
         )
@@ -261,8 +265,7 @@ def random_uniform(
     maxval = check_real("random_uniform", "maxval", maxval)
     if minval >= maxval:
         raise ValueError(
-            "jinit.random_uniform: minval must be < maxval, "
-            f"got minval={minval}, maxval={maxval}."
+            f"jinit.random_uniform: minval must be < maxval, got minval={minval}, maxval={maxval}."
         )
     default = check_factory_dtype("random_uniform", dtype)
 
@@ -274,8 +277,9 @@ def random_uniform(
     ) -> jax.Array:
         dims = resolve_shape("random_uniform", shape)
         resolved = resolve_dtype("random_uniform", dtype, kinds=("float",))
-        check_representable("random_uniform", "max(|minval|, |maxval|)",
-                            max(abs(minval), abs(maxval)), resolved)
+        check_representable(
+            "random_uniform", "max(|minval|, |maxval|)", max(abs(minval), abs(maxval)), resolved
+        )
         low, high = _dtype_interval("random_uniform", minval, maxval, resolved, closed=False)
         work = _sampling_dtype(resolved)
         sample = jax.random.uniform(
@@ -326,8 +330,9 @@ def random_normal(
     ) -> jax.Array:
         dims = resolve_shape("random_normal", shape)
         resolved = resolve_dtype("random_normal", dtype, kinds=("float",))
-        check_representable("random_normal", "|mean| + 10 x stddev",
-                            abs(mean) + _NORMAL_HEADROOM * stddev, resolved)
+        check_representable(
+            "random_normal", "|mean| + 10 x stddev", abs(mean) + _NORMAL_HEADROOM * stddev, resolved
+        )
         work = _sampling_dtype(resolved)
         sample = jax.random.normal(key, dims, work, out_sharding=out_sharding)
         return (sample * jnp.asarray(stddev, work) + jnp.asarray(mean, work)).astype(resolved)
@@ -351,8 +356,11 @@ def _sigma_for_exact_std(mean: float, std: float, a: float, b: float) -> float:
     low, high = std * 1e-6, std
     while _truncated_std(mean, high, a, b) < std:
         high *= 2.0
-    return float(optimize.brentq(lambda s: _truncated_std(mean, s, a, b) - std, low, high,
-                                 xtol=1e-15 * high, rtol=1e-14))
+    return float(
+        optimize.brentq(
+            lambda s: _truncated_std(mean, s, a, b) - std, low, high, xtol=1e-15 * high, rtol=1e-14
+        )
+    )
 
 
 def trunc_normal(

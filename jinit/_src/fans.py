@@ -36,8 +36,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from jinit._src.checks import check_axes, normalize_axes, resolve_shape
 from jinit._src.base import Axes, Shape
+from jinit._src.checks import check_axes, normalize_axes, resolve_shape
 
 __all__ = ["Fans", "compute_fans"]
 

@@ -156,9 +156,7 @@ def delta_orthogonal(
     """
     scale = check_real("delta_orthogonal", "scale", scale, positive=True)
     if not isinstance(check_axes("delta_orthogonal", "column_axis", column_axis), int):
-        raise TypeError(
-            f"jinit.delta_orthogonal: column_axis must be an int, got {column_axis!r}."
-        )
+        raise TypeError(f"jinit.delta_orthogonal: column_axis must be an int, got {column_axis!r}.")
     default = check_factory_dtype("delta_orthogonal", dtype)
     matrix_init = orthogonal(scale, column_axis, default)
 

@@ -46,14 +46,15 @@ __all__ = [
 ]
 
 
-
 def glorot_normal(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
 ) -> Initializer:
-    r"""Glorot (Xavier) normal: truncated normal with variance :math:`2/(\mathrm{fan\_in}+\mathrm{fan\_out})`.
+    r"""Glorot (Xavier) normal: truncated normal, variance 2 / (fan_in + fan_out).
+
+    .. math:: \operatorname{Var}(w) = \frac{2}{\mathrm{fan\_in}+\mathrm{fan\_out}}
 
     ``variance_scaling(1.0, "fan_avg", "truncated_normal")``: truncated at ±2σ and rescaled so
     the realized variance is exactly the target. Keeps forward and backward signal variance
@@ -75,8 +76,9 @@ def glorot_normal(
     References:
       Glorot & Bengio (2010), https://proceedings.mlr.press/v9/glorot10a.html
     """
-    return variance_scaling_for("glorot_normal", 1.0, "fan_avg", "truncated_normal",
-                                in_axis, out_axis, batch_axis, dtype)
+    return variance_scaling_for(
+        "glorot_normal", 1.0, "fan_avg", "truncated_normal", in_axis, out_axis, batch_axis, dtype
+    )
 
 
 def glorot_uniform(
@@ -85,7 +87,9 @@ def glorot_uniform(
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
 ) -> Initializer:
-    r"""Glorot (Xavier) uniform: :math:`U[-b, b)` with :math:`b = \sqrt{6/(\mathrm{fan\_in}+\mathrm{fan\_out})}`.
+    r"""Glorot (Xavier) uniform: U[-b, b) with b = sqrt(6 / (fan_in + fan_out)).
+
+    .. math:: b = \sqrt{\frac{6}{\mathrm{fan\_in}+\mathrm{fan\_out}}}
 
     Variance :math:`b^2/3 = 2/(\mathrm{fan\_in}+\mathrm{fan\_out})`. Keras' default kernel
     initializer.
@@ -108,8 +112,9 @@ def glorot_uniform(
     References:
       Glorot & Bengio (2010), https://proceedings.mlr.press/v9/glorot10a.html
     """
-    return variance_scaling_for("glorot_uniform", 1.0, "fan_avg", "uniform",
-                                in_axis, out_axis, batch_axis, dtype)
+    return variance_scaling_for(
+        "glorot_uniform", 1.0, "fan_avg", "uniform", in_axis, out_axis, batch_axis, dtype
+    )
 
 
 def he_normal(
@@ -143,8 +148,9 @@ def he_normal(
     References:
       He, Zhang, Ren & Sun (2015), https://arxiv.org/abs/1502.01852
     """
-    return variance_scaling_for("he_normal", 2.0, "fan_in", "truncated_normal",
-                                in_axis, out_axis, batch_axis, dtype)
+    return variance_scaling_for(
+        "he_normal", 2.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis, dtype
+    )
 
 
 def he_uniform(
@@ -174,8 +180,9 @@ def he_uniform(
     References:
       He, Zhang, Ren & Sun (2015), https://arxiv.org/abs/1502.01852
     """
-    return variance_scaling_for("he_uniform", 2.0, "fan_in", "uniform",
-                                in_axis, out_axis, batch_axis, dtype)
+    return variance_scaling_for(
+        "he_uniform", 2.0, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype
+    )
 
 
 def lecun_normal(
@@ -206,8 +213,9 @@ def lecun_normal(
       LeCun, Bottou, Orr & Müller (1998), Efficient BackProp;
       Klambauer et al. (2017), https://arxiv.org/abs/1706.02515
     """
-    return variance_scaling_for("lecun_normal", 1.0, "fan_in", "truncated_normal",
-                                in_axis, out_axis, batch_axis, dtype)
+    return variance_scaling_for(
+        "lecun_normal", 1.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis, dtype
+    )
 
 
 def lecun_uniform(
@@ -237,8 +245,9 @@ def lecun_uniform(
     References:
       LeCun, Bottou, Orr & Müller (1998), Efficient BackProp.
     """
-    return variance_scaling_for("lecun_uniform", 1.0, "fan_in", "uniform",
-                                in_axis, out_axis, batch_axis, dtype)
+    return variance_scaling_for(
+        "lecun_uniform", 1.0, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype
+    )
 
 
 xavier_normal = glorot_normal
@@ -262,8 +271,9 @@ def _torch_kaiming(
     mode = check_choice(owner, "mode", mode, ("fan_in", "fan_out"))
     nonlinearity = check_choice(owner, "nonlinearity", nonlinearity, NONLINEARITIES)
     scale = calculate_gain(nonlinearity, a) ** 2
-    return variance_scaling_for(owner, scale, mode, distribution,
-                                in_axis, out_axis, batch_axis, dtype)
+    return variance_scaling_for(
+        owner, scale, mode, distribution, in_axis, out_axis, batch_axis, dtype
+    )
 
 
 def torch_kaiming_normal(
@@ -308,8 +318,17 @@ def torch_kaiming_normal(
     References:
       He, Zhang, Ren & Sun (2015), https://arxiv.org/abs/1502.01852
     """
-    return _torch_kaiming("torch_kaiming_normal", "normal", a, mode, nonlinearity,
-                          in_axis, out_axis, batch_axis, dtype)
+    return _torch_kaiming(
+        "torch_kaiming_normal",
+        "normal",
+        a,
+        mode,
+        nonlinearity,
+        in_axis,
+        out_axis,
+        batch_axis,
+        dtype,
+    )
 
 
 def torch_kaiming_uniform(
@@ -349,15 +368,32 @@ def torch_kaiming_uniform(
     References:
       He, Zhang, Ren & Sun (2015), https://arxiv.org/abs/1502.01852
     """
-    return _torch_kaiming("torch_kaiming_uniform", "uniform", a, mode, nonlinearity,
-                          in_axis, out_axis, batch_axis, dtype)
+    return _torch_kaiming(
+        "torch_kaiming_uniform",
+        "uniform",
+        a,
+        mode,
+        nonlinearity,
+        in_axis,
+        out_axis,
+        batch_axis,
+        dtype,
+    )
 
 
-def _torch_xavier(owner: str, distribution: str, gain: float, in_axis: Axes, out_axis: Axes,
-                  batch_axis: Axes, dtype: DTypeLike | None) -> Initializer:
+def _torch_xavier(
+    owner: str,
+    distribution: str,
+    gain: float,
+    in_axis: Axes,
+    out_axis: Axes,
+    batch_axis: Axes,
+    dtype: DTypeLike | None,
+) -> Initializer:
     gain = check_real(owner, "gain", gain, positive=True)
-    return variance_scaling_for(owner, gain**2, "fan_avg", distribution,
-                                in_axis, out_axis, batch_axis, dtype)
+    return variance_scaling_for(
+        owner, gain**2, "fan_avg", distribution, in_axis, out_axis, batch_axis, dtype
+    )
 
 
 def torch_xavier_normal(
@@ -368,7 +404,9 @@ def torch_xavier_normal(
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
 ) -> Initializer:
-    r"""PyTorch's ``xavier_normal_``: untruncated :math:`\mathcal N(0, g^2 \cdot 2/(\mathrm{fan\_in}+\mathrm{fan\_out}))`.
+    r"""PyTorch's ``xavier_normal_``: untruncated normal, variance gain² · 2 / (fan_in + fan_out).
+
+    .. math:: w \sim \mathcal N\!\left(0, \frac{2 g^2}{\mathrm{fan\_in}+\mathrm{fan\_out}}\right)
 
     Args:
       gain: multiplier of the standard deviation, > 0 (e.g. ``calculate_gain("tanh")``).
@@ -389,8 +427,9 @@ def torch_xavier_normal(
     References:
       Glorot & Bengio (2010), https://proceedings.mlr.press/v9/glorot10a.html
     """
-    return _torch_xavier("torch_xavier_normal", "normal", gain, in_axis, out_axis,
-                         batch_axis, dtype)
+    return _torch_xavier(
+        "torch_xavier_normal", "normal", gain, in_axis, out_axis, batch_axis, dtype
+    )
 
 
 def torch_xavier_uniform(
@@ -401,7 +440,9 @@ def torch_xavier_uniform(
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
 ) -> Initializer:
-    r"""PyTorch's ``xavier_uniform_``: :math:`U[-b, b)`, :math:`b = g\sqrt{6/(\mathrm{fan\_in}+\mathrm{fan\_out})}`.
+    r"""PyTorch's ``xavier_uniform_``: U[-b, b) with b = gain · sqrt(6 / (fan_in + fan_out)).
+
+    .. math:: b = g\sqrt{\frac{6}{\mathrm{fan\_in}+\mathrm{fan\_out}}}
 
     Args:
       gain: multiplier of the bound, > 0.
@@ -421,5 +462,6 @@ def torch_xavier_uniform(
     References:
       Glorot & Bengio (2010), https://proceedings.mlr.press/v9/glorot10a.html
     """
-    return _torch_xavier("torch_xavier_uniform", "uniform", gain, in_axis, out_axis,
-                         batch_axis, dtype)
+    return _torch_xavier(
+        "torch_xavier_uniform", "uniform", gain, in_axis, out_axis, batch_axis, dtype
+    )

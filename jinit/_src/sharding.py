@@ -18,4 +18,5 @@ def place(array: jax.Array, out_sharding: OutSharding) -> jax.Array:
     """
     if out_sharding is None:
         return array
-    return jax.sharding.reshard(array, out_sharding)
+    placed: jax.Array = jax.sharding.reshard(array, out_sharding)  # type: ignore[no-untyped-call]
+    return placed

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit._src.base import Axes, DTypeLike, Initializer, KeyArray, OutSharding, Shape
 from jinit._src.checks import (
     check_axes,
     check_choice,
@@ -48,7 +49,6 @@ from jinit._src.checks import (
 )
 from jinit._src.fans import compute_fans
 from jinit._src.sharding import place
-from jinit._src.base import Axes, DTypeLike, Initializer, KeyArray, OutSharding, Shape
 
 __all__ = [
     "COMPLEX_TRUNCATED_STD",
@@ -151,8 +151,12 @@ def variance_scaling_for(
         # The variance is held in the dtype (as in JAX), times 3 for the uniform bound.
         held = target * (3.0 if distribution == "uniform" else 1.0)
         check_representable(owner, "the variance", held * (1 + _HALF_ULP), resolved)
-        check_representable(owner, f"the largest {distribution} sample",
-                            math.sqrt(target) * _LARGEST_SAMPLE[distribution], resolved)
+        check_representable(
+            owner,
+            f"the largest {distribution} sample",
+            math.sqrt(target) * _LARGEST_SAMPLE[distribution],
+            resolved,
+        )
         if np.asarray(target, dtype=resolved) == 0:
             raise ValueError(
                 f"jinit.{owner}: the variance {target:.3g} underflows {resolved.name} to 0; "

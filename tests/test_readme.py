@@ -1,0 +1,26 @@
+"""The README's Python example runs, and its claims about set-up stay true."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_python_example_runs() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+    assert blocks, "the README has a Python example"
+    for block in blocks:
+        namespace: dict[str, object] = {}
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["stack"].shape == (8, 256, 256)  # type: ignore[attr-defined]
+
+
+def test_readme_has_the_two_commands_ci_runs() -> None:
+    section = README.split("## Set up and run", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line for line in section.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(commands) == 2
+    assert commands[0].endswith("jinit list")
+    assert "pytest" in commands[1]
