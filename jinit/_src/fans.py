@@ -18,11 +18,16 @@ layer                            shape                       axes
 Dense                            ``(in, out)``               defaults
 Conv (Flax)                      ``(*window, in, out)``      defaults: fan_in includes the window
 grouped / depthwise Conv (Flax)  ``(*window, in/g, out)``    defaults: fan_in = window·in/g
-DenseGeneral / attention q,k,v   ``(in, heads, head_dim)``   ``in_axis=0, out_axis=(1, 2)``
-attention output                 ``(heads, head_dim, out)``  ``in_axis=(0, 1), out_axis=2``
+Flax DenseGeneral (flattened)    ``(prod(in), prod(out))``   defaults
+full-rank q,k,v (Einsum, param)  ``(in, heads, head_dim)``   ``in_axis=0, out_axis=(1, 2)``
+full-rank attention output       ``(heads, head_dim, out)``  ``in_axis=(0, 1), out_axis=2``
 stacked (scanned) layers         ``(L, in, out)``            ``batch_axis=0``
 PyTorch Linear / Conv            ``(out, in, *window)``      ``in_axis=1, out_axis=0``
 ===============================  ==========================  ===========================
+
+Flax's ``DenseGeneral`` and nnx's ``LinearGeneral`` reshape their kernel to 2-D before calling
+``kernel_init``, so the default axes are right there and tuple axes are out of range; tuple axes
+are for kernels created at full rank (``nn.Einsum``, ``nnx.Einsum``, ``self.param``).
 
 The arithmetic is exactly that of ``jax.nn.initializers`` (same operations in the same order,
 in Python floats), so fans -- and therefore the variances built on them -- are identical.
