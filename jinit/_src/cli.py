@@ -1,4 +1,4 @@
-"""The ``jinit`` command line: ``jinit list`` prints the catalogue."""
+"""The ``jinit`` command line: ``jinit list`` prints the catalogue, ``jinit study`` trains."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from jinit._src.catalogue import CATALOGUE, markdown_table
+from jinit._src.study.cli import add_study_parser
 
 __all__ = ["main"]
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--width", type=int, default=None, help="terminal width for the table (default: detected)"
     )
     listing.set_defaults(run=_list)
+    add_study_parser(commands)
     return parser
 
 

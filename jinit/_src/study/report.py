@@ -1,0 +1,57 @@
+"""What every experiment returns: the claim, the measured figures and a verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Check", "ExperimentResult"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One measured expectation: ``passed`` is computed from ``measured`` against ``expected``."""
+
+    description: str
+    measured: str
+    expected: str
+    passed: bool
+
+
+@dataclass
+class ExperimentResult:
+    """The outcome of one experiment.
+
+    Attributes:
+      name: the experiment's name (``--experiment``).
+      claim: the published claim being reproduced, with its reference.
+      checks: the measured expectations; the verdict holds when all pass.
+      data: everything measured, JSON-serializable (written to ``results.json``).
+      files: files written (plots, tables), relative to the output directory.
+    """
+
+    name: str
+    claim: str
+    checks: list[Check] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> bool:
+        """Whether every check passed."""
+        return bool(self.checks) and all(check.passed for check in self.checks)
+
+    def check(self, description: str, measured: str, expected: str, passed: bool) -> None:
+        """Record one measured expectation."""
+        self.checks.append(Check(description, measured, expected, bool(passed)))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serializable summary."""
+        return {
+            "experiment": self.name,
+            "claim": self.claim,
+            "verdict": "reproduced" if self.verdict else "not reproduced",
+            "checks": [check.__dict__ for check in self.checks],
+            "files": self.files,
+            "data": self.data,
+        }
