@@ -22,5 +22,14 @@ def test_readme_has_the_two_commands_ci_runs() -> None:
     section = README.split("## Set up and run", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = [line for line in section.splitlines() if line.strip() and not line.startswith("#")]
     assert len(commands) == 2
-    assert commands[0].endswith("jinit list")
+    assert commands[0].endswith("jinit study")  # the main job, on the embedded digits
     assert "pytest" in commands[1]
+
+
+def test_readme_study_table_matches_the_optimizer_table() -> None:
+    from jinit.study import OPTIMIZERS
+
+    for name, spec in OPTIMIZERS.items():
+        row = re.search(rf"^ *\|[^|\n]*`{name}`[^\n]*", README, flags=re.MULTILINE)
+        assert row is not None, f"optimizer {name} missing from the README table"
+        assert row.group(0).rstrip(" |").endswith(f"{spec.learning_rate:g}"), row.group(0)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jinit._src.study.data import DATASETS, load_dataset
@@ -205,7 +205,8 @@ def _print_result(console: Console, result: ExperimentResult, out: Path, seconds
             "[green]ok" if check.passed else "[red]FAIL",
         )
     console.print(checks)
-    verdict = "[green]reproduced" if result.verdict else "[red]not reproduced"
+    colour = {True: "green", False: "red", None: "yellow"}[result.verdict]
+    verdict = f"[{colour}]{result.verdict_text}"
     console.print(f"verdict: {verdict}   ({seconds:.1f} s; wrote {', '.join(result.files)} "
                   f"in {escape(str(out))})")
 
@@ -231,7 +232,9 @@ def run_study(args: argparse.Namespace) -> int:
         ) as progress:
             task = progress.add_task(name, total=total, note="")
 
-            def advance(count: int, note: str, task: int = task, progress: Progress = progress) -> None:
+            def advance(
+                count: int, note: str, task: TaskID = task, progress: Progress = progress
+            ) -> None:
                 progress.update(task, advance=count, note=note)
 
             result = run_experiment(name, out, config=config, quick=args.quick, on_progress=advance)

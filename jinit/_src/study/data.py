@@ -24,6 +24,7 @@ and ``y`` (integer class labels).
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 
@@ -77,9 +78,9 @@ class Dataset:
 
 
 def _embedded(name: str) -> tuple[np.ndarray, np.ndarray]:
-    with resources.files("jinit").joinpath("_data", f"{name}.npz").open("rb") as handle:
-        with np.load(handle) as arrays:
-            return np.asarray(arrays["X"], np.float64), np.asarray(arrays["y"])
+    resource = resources.files("jinit").joinpath("_data", f"{name}.npz")
+    with resource.open("rb") as handle, np.load(handle) as arrays:
+        return np.asarray(arrays["X"], np.float64), np.asarray(arrays["y"])
 
 
 def _spirals(n: int = 1000, noise: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
@@ -108,20 +109,35 @@ def _from_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
     allowed = "a .npz file with arrays 'X' (samples first) and 'y' (integer class labels)"
     if not os.path.isfile(path):
         raise ValueError(f"jinit.study: --dataset {path!r}: no such file; expected {allowed}")
+    # numpy reports a file that is not a zip archive as a refused pickle (ValueError), a
+    # truncated archive as zipfile.BadZipFile, and a lone .npy array comes back as an ndarray
+    unreadable = (OSError, EOFError, ValueError, zipfile.BadZipFile)
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            missing = [k for k in ("X", "y") if k not in arrays.files]
-            if missing:
-                raise ValueError(
-                    f"jinit.study: --dataset {path!r} has arrays {sorted(arrays.files)}, "
-                    f"missing {missing}; expected {allowed}"
-                )
-            x, y = np.asarray(arrays["X"]), np.asarray(arrays["y"])
-    except (OSError, EOFError) as error:  # zip/npz corruption, not a numpy archive
+        archive = np.load(path, allow_pickle=False)
+    except unreadable as error:
         raise ValueError(
             f"jinit.study: --dataset {path!r} is not a readable .npz file ({error}); "
             f"expected {allowed}"
         ) from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"jinit.study: --dataset {path!r} holds a single array, not an .npz archive; "
+            f"expected {allowed}"
+        )
+    with archive as arrays:
+        missing = [k for k in ("X", "y") if k not in arrays.files]
+        if missing:
+            raise ValueError(
+                f"jinit.study: --dataset {path!r} has arrays {sorted(arrays.files)}, "
+                f"missing {missing}; expected {allowed}"
+            )
+        try:
+            x, y = np.asarray(arrays["X"]), np.asarray(arrays["y"])
+        except unreadable as error:  # a corrupt member, or object arrays (pickles)
+            raise ValueError(
+                f"jinit.study: --dataset {path!r}: cannot read X and y ({error}); "
+                f"expected {allowed}"
+            ) from error
     if x.ndim < 2 or y.ndim != 1 or len(x) != len(y):
         raise ValueError(
             f"jinit.study: --dataset {path!r}: X has shape {x.shape} and y {y.shape}; "
@@ -129,12 +145,12 @@ def _from_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
         )
     if not (np.issubdtype(x.dtype, np.number) and np.all(np.isfinite(x))):
         raise ValueError(f"jinit.study: --dataset {path!r}: X must be finite numbers")
-    if not np.issubdtype(y.dtype, np.integer):
-        if not (np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y))):
-            raise ValueError(
-                f"jinit.study: --dataset {path!r}: y has dtype {y.dtype}; expected integer "
-                "class labels"
-            )
+    integral = np.issubdtype(y.dtype, np.floating) and bool(np.all(y == np.round(y)))
+    if not (np.issubdtype(y.dtype, np.integer) or integral):
+        raise ValueError(
+            f"jinit.study: --dataset {path!r}: y has dtype {y.dtype}; expected integer "
+            "class labels"
+        )
     return x.reshape(len(x), -1).astype(np.float64), y.astype(np.int64)
 
 
@@ -143,7 +159,7 @@ def _stratified_split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     train, test = [], []
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
-        n_test = int(round(_TEST_FRACTION * len(members)))
+        n_test = round(_TEST_FRACTION * len(members))
         test.append(members[:n_test])
         train.append(members[n_test:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
@@ -192,7 +208,7 @@ def load_dataset(name: str) -> Dataset:
     std = np.where(std > 0, std, 1.0)  # constant pixels (digits' borders): centre only
 
     def standardize(rows: np.ndarray) -> np.ndarray:
-        return ((x[rows] - mean) / std).astype(np.float32)
+        return np.asarray((x[rows] - mean) / std, dtype=np.float32)
 
     return Dataset(
         name=name,

@@ -120,11 +120,11 @@ def run_deep_linear(
     """Reproduce Saxe et al. (2014): orthogonal init gives depth-independent learning times.
 
     Each net has ``depth`` hidden 64-wide linear layers (``depth + 1`` weight matrices, no
-    biases) and trains with full-batch gradient descent on the squared error, learning rate
-    ``0.5 / (depth + 1)``, on whitened inputs: at an orthogonal initialization every one of the ``depth + 1``
-    matrices moves the end-to-end map by the same amount, so this keeps its step size the same
-    at every depth. The target is the least-squares optimum plus 5 % of the initial excess loss
-    of the zero map.
+    biases) and trains on whitened digits with full-batch gradient descent on the squared
+    error, learning rate ``0.5 / (depth + 1)``: at an orthogonal initialization each of the
+    ``depth + 1`` matrices moves the end-to-end map by the same amount, so this keeps its step
+    size the same at every depth. The target is the least-squares optimum plus 5 % of the
+    excess loss of the zero map.
     """
     depths = depths or ((1, 4, 16) if quick else (1, 2, 4, 8, 16, 32))
     max_steps = 600 if quick else 2000
@@ -140,7 +140,9 @@ def run_deep_linear(
         apply_module = spec.build(resolve_init("zeros"), 10, None)
         zs, ts = jnp.asarray(z), jnp.asarray(t)
 
-        def loss_fn(params: Any, module: Any = apply_module) -> jax.Array:
+        def loss_fn(
+            params: Any, module: Any = apply_module, zs: jax.Array = zs, ts: jax.Array = ts
+        ) -> jax.Array:
             out = module.apply({"params": params}, zs)
             return jnp.sum((out - ts) ** 2) / 2 + optimum
 
@@ -162,7 +164,7 @@ def run_deep_linear(
         for label, init in inits.items():
             module = spec.build(_deep_linear_init(init), 10, None)
             keys = jax.random.split(jax.random.key(seed), seeds)
-            params = jax.vmap(lambda k, m=module: m.init(k, zs[:1])["params"])(keys)
+            params = jax.vmap(lambda k, m=module, z=zs: m.init(k, z[:1])["params"])(keys)
             losses = np.asarray(run(params), np.float64)
             found = []
             for curve in losses:

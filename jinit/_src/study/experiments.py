@@ -156,11 +156,17 @@ def run_experiment(
         result = run_optimizers(quick_config(config) if quick else config, out, on_cells=on_progress)
     elif name == "signal":
         result = run_signal(quick=quick, seed=config.seed)
-        plots.plot_layers(result.data["layers"], out / "signal.png", result.claim[:60] + "…")
+        plots.plot_layers(
+            result.data["layers"], out / "signal.png",
+            "Glorot & Bengio 2010: 50-layer tanh MLP at initialization",
+        )
         result.files.append("signal.png")
     elif name == "selu":
         result = run_selu(quick=quick, seed=config.seed)
-        plots.plot_layers(result.data["layers"], out / "selu.png", "100 SELU layers", "var")
+        plots.plot_layers(
+            result.data["layers"], out / "selu.png",
+            "Klambauer et al. 2017: 100 SELU layers at initialization", "var",
+        )
         result.files.append("selu.png")
     elif name == "deep-relu":
         result = run_deep_relu(quick=quick, seed=config.seed, out=out, on_cells=on_progress)

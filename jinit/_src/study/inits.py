@@ -32,10 +32,20 @@ _PRESETS: dict[str, Callable[[], Initializer]] = {
     "xavier_uniform": presets.xavier_uniform,
     "kaiming_normal": presets.kaiming_normal,
     "kaiming_uniform": presets.kaiming_uniform,
+    # PyTorch's forms with PyTorch's defaults, in Flax's (in, out) layout; torch_kaiming_uniform
+    # with a = sqrt(5) is nn.Linear's default weight init
+    "torch_kaiming_normal": presets.torch_kaiming_normal,
+    "torch_kaiming_uniform": presets.torch_kaiming_uniform,
+    "torch_linear_default": lambda: presets.torch_kaiming_uniform(a=math.sqrt(5.0)),
+    "torch_xavier_normal": presets.torch_xavier_normal,
+    "torch_xavier_uniform": presets.torch_xavier_uniform,
 }
 #: Every accepted name; ``normal``, ``uniform`` (on [-s, s]), ``truncated_normal`` and
 #: ``orthogonal`` also take ``:SCALE``.
-INITIALIZERS = ("zeros", *_SCALED, *_PRESETS)
+#: ``ones`` is offered to show the symmetry failure of any constant, like ``zeros``.
+#: (``identity``/``eye`` need square kernels and ``dirac``/``delta_orthogonal`` convolution
+#: kernels, so they are not offered for the study's models.)
+INITIALIZERS = ("zeros", "ones", *_SCALED, *_PRESETS)
 
 
 def resolve_init(spec: str) -> Initializer:
@@ -57,10 +67,12 @@ def resolve_init(spec: str) -> Initializer:
     if not scale_text:
         if name == "zeros":
             return constant.zeros
+        if name == "ones":
+            return constant.ones
         if name in _PRESETS:
             return _PRESETS[name]()
         return _SCALED[name](_DEFAULT_SCALE[name])
-    if name not in _SCALED:
+    if name not in _SCALED:  # zeros, ones and the presets take no scale
         raise ValueError(
             f"jinit.study: initializer {spec!r}: {name} takes no scale; only "
             f"{', '.join(_SCALED)} accept NAME:SCALE"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jinit._src.study.data import Dataset, load_dataset
@@ -166,7 +167,7 @@ def run_matrix(
             if stored is None:
                 missing.append(init)
             else:
-                cells[init, optimizer] = stored
+                cells[init, optimizer] = _from_store(stored)
         if missing:
             lr = config.learning_rate(optimizer)
             factors = SWEEP_FACTORS if config.lr_sweep else (1.0,)
@@ -194,7 +195,23 @@ def run_matrix(
     return [cells[init, opt] for opt in config.optimizers for init in config.inits]
 
 
+def _from_store(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored cell as training makes it: no fingerprint, and NaN where JSON holds null."""
+
+    def restore(value: Any) -> Any:
+        if value is None:  # write_json stores NaN and Inf (diverged runs) as null
+            return float("nan")
+        if isinstance(value, list):
+            return [restore(v) for v in value]
+        if isinstance(value, dict):
+            return {k: restore(v) for k, v in value.items()}
+        return value
+
+    return {k: restore(v) for k, v in stored.items() if k != "fingerprint"}
+
+
 def _tile_keys(keys: jax.Array, copies: int) -> jax.Array:
-    data = jax.random.key_data(keys)
-    tiled = np.tile(np.asarray(data), (copies, 1))
-    return jax.random.wrap_key_data(tiled, impl=jax.random.key_impl(keys))
+    """``keys`` repeated ``copies`` times along the first axis (typed keys kept typed)."""
+    tiled = jnp.tile(jax.random.key_data(keys), (copies, 1))
+    result: jax.Array = jax.random.wrap_key_data(tiled, impl=jax.random.key_impl(keys))
+    return result

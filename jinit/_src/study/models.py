@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jinit._src.base import Initializer
 from jinit._src.gain import ACTIVATIONS
 
-__all__ = ["MODELS", "CNN", "MLP", "ModelSpec", "ResidualMLP"]
+__all__ = ["CNN", "MLP", "MODELS", "ModelSpec", "ResidualMLP"]
 
 #: Accepted ``--model`` names.
 MODELS = ("mlp", "resmlp", "cnn")
@@ -46,7 +46,7 @@ class MLP(nn.Module):
     use_bias: bool = True
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:  # noqa: D102
+    def __call__(self, x: jax.Array) -> jax.Array:
         h = x.reshape(x.shape[0], -1)
         for _ in range(self.depth):
             h = self.activation(nn.Dense(self.width, self.use_bias, kernel_init=self.kernel_init)(h))
@@ -64,7 +64,7 @@ class ResidualMLP(nn.Module):
     kernel_init: Initializer
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:  # noqa: D102
+    def __call__(self, x: jax.Array) -> jax.Array:
         h = nn.Dense(self.width, kernel_init=self.kernel_init)(x.reshape(x.shape[0], -1))
         for _ in range(self.depth):
             branch = self.activation(nn.Dense(self.width, kernel_init=self.kernel_init)(h))
@@ -82,7 +82,7 @@ class CNN(nn.Module):
     kernel_init: Initializer
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:  # noqa: D102
+    def __call__(self, x: jax.Array) -> jax.Array:
         h = x.reshape(x.shape[0], *self.image_shape, 1)
         h = self.activation(nn.Conv(16, (3, 3), kernel_init=self.kernel_init)(h))
         self.sow("intermediates", "activations", h)

@@ -20,8 +20,10 @@ def _pyplot() -> Any:
 
 
 def plot_curves(cells: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Training-loss curves: one panel per optimizer, a line (median) and band (min-max over
-    seeds) per initializer."""
+    """Training-loss curves: one panel per optimizer, one line per initializer.
+
+    The line is the median over seeds, the band their minimum to maximum.
+    """
     plt = _pyplot()
     optimizers = list(dict.fromkeys(c["optimizer"] for c in cells))
     columns = min(3, len(optimizers))

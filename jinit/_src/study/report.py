@@ -37,9 +37,22 @@ class ExperimentResult:
     files: list[str] = field(default_factory=list)
 
     @property
-    def verdict(self) -> bool:
-        """Whether every check passed."""
-        return bool(self.checks) and all(check.passed for check in self.checks)
+    def verdict(self) -> bool | None:
+        """Whether every check passed.
+
+        ``None`` when no check applies, e.g. a custom matrix without the initializers or
+        optimizers a claim is about.
+        """
+        if not self.checks:
+            return None
+        return all(check.passed for check in self.checks)
+
+    @property
+    def verdict_text(self) -> str:
+        """``reproduced``, ``not reproduced`` or ``no claim applies``."""
+        if self.verdict is None:
+            return "no claim applies"
+        return "reproduced" if self.verdict else "not reproduced"
 
     def check(self, description: str, measured: str, expected: str, passed: bool) -> None:
         """Record one measured expectation."""
@@ -50,7 +63,7 @@ class ExperimentResult:
         return {
             "experiment": self.name,
             "claim": self.claim,
-            "verdict": "reproduced" if self.verdict else "not reproduced",
+            "verdict": self.verdict_text,
             "checks": [check.__dict__ for check in self.checks],
             "files": self.files,
             "data": self.data,

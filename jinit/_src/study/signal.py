@@ -1,4 +1,4 @@
-"""Signal propagation at initialization: the ``signal`` and ``selu`` experiments.
+r"""Signal propagation at initialization: the ``signal`` and ``selu`` experiments.
 
 Both build a deep Flax MLP, apply it once to a batch, and read every hidden layer's activations
 (``sow``-ed by the model) and every kernel's gradient; nothing is trained.
@@ -81,7 +81,11 @@ def run_signal(*, quick: bool = False, seed: int = 0, depth: int = 50, width: in
     batch = 256 if quick else 1024
     x, y = data.x_train[:batch], data.y_train[:batch]
     spec = ModelSpec("mlp", depth, width, "tanh")
-    inits = {"N(0, 0.01²)": "normal:0.01", "N(0, 1)": "normal:1", "Glorot uniform": "glorot_uniform"}
+    inits = {
+        "N(0, 0.01²)": "normal:0.01",
+        "N(0, 1)": "normal:1",
+        "Glorot uniform": "glorot_uniform",
+    }
     layers = layer_statistics(spec, inits, x, y, 10, seed)
     result = ExperimentResult(
         "signal",

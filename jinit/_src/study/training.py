@@ -54,7 +54,7 @@ class Curves:
 def _loss_and_accuracy(
     module: nn.Module, params: Params, x: jax.Array, y: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
-    logits = module.apply({"params": params}, x)
+    logits: jax.Array = module.apply({"params": params}, x)  # type: ignore[assignment]
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
     return loss, jnp.mean(jnp.argmax(logits, axis=-1) == y)
 
@@ -80,15 +80,19 @@ def _compiled_trainer(
         y_test: jax.Array,
     ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
         tx = optimizer.make(learning_rate)
+        # every batch of the run up front: one permutation per epoch, not one per step
+        n_epochs = -(-steps // steps_per_epoch)
+        orders = jax.vmap(
+            lambda epoch: jax.random.permutation(jax.random.fold_in(key, epoch), n_train)
+        )(jnp.arange(n_epochs))
+        batches = orders[:, : steps_per_epoch * batch].reshape(-1, batch)
 
         def step(carry: tuple[Params, Any], t: jax.Array) -> tuple[tuple[Params, Any], None]:
             params, opt_state = carry
             if optimizer.batch_size is None:
                 xb, yb = x, y
             else:
-                epoch, position = t // steps_per_epoch, t % steps_per_epoch
-                order = jax.random.permutation(jax.random.fold_in(key, epoch), n_train)
-                rows = jax.lax.dynamic_slice(order, (position * batch,), (batch,))
+                rows = batches[t]
                 xb, yb = x[rows], y[rows]
             grads = jax.grad(loss_fn)(params, xb, yb)
             updates, opt_state = tx.update(grads, opt_state, params)
