@@ -37,6 +37,8 @@ from jinit._src.identity import eye as eye
 from jinit._src.identity import identity as identity
 from jinit._src.orthogonal import delta_orthogonal as delta_orthogonal
 from jinit._src.orthogonal import orthogonal as orthogonal
+from jinit._src.paths import path_key as path_key
+from jinit._src.paths import path_string as path_string
 from jinit._src.presets import glorot_normal as glorot_normal
 from jinit._src.presets import glorot_uniform as glorot_uniform
 from jinit._src.presets import he_normal as he_normal
@@ -51,6 +53,10 @@ from jinit._src.presets import torch_xavier_normal as torch_xavier_normal
 from jinit._src.presets import torch_xavier_uniform as torch_xavier_uniform
 from jinit._src.presets import xavier_normal as xavier_normal
 from jinit._src.presets import xavier_uniform as xavier_uniform
+from jinit._src.reinit import ReinitReport as ReinitReport
+from jinit._src.reinit import layer_axes as layer_axes
+from jinit._src.reinit import reinit as reinit
+from jinit._src.reinit import reinit_with_report as reinit_with_report
 from jinit._src.variance_scaling import variance_scaling as variance_scaling
 
 __version__ = "0.1.0"
@@ -61,6 +67,7 @@ __all__ = [
     "Fans",
     "Initializer",
     "KeyArray",
+    "ReinitReport",
     "Shape",
     "calculate_gain",
     "catalogue",
@@ -77,14 +84,19 @@ __all__ = [
     "identity",
     "kaiming_normal",
     "kaiming_uniform",
+    "layer_axes",
     "lecun_normal",
     "lecun_uniform",
     "normal",
     "ones",
     "ones_init",
     "orthogonal",
+    "path_key",
+    "path_string",
     "random_normal",
     "random_uniform",
+    "reinit",
+    "reinit_with_report",
     "torch_kaiming_normal",
     "torch_kaiming_uniform",
     "torch_xavier_normal",

@@ -61,7 +61,9 @@ def add_study_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     study.add_argument(
-        "--experiment", default="optimizers", metavar="NAME",
+        "--experiment",
+        default="optimizers",
+        metavar="NAME",
         help=f"one of {', '.join(EXPERIMENTS)}, all (default: optimizers)",
     )
     study.add_argument("--dataset", default="digits", help="data set name or .npz path")
@@ -70,19 +72,25 @@ def add_study_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     study.add_argument("--width", type=int, default=64, help="hidden units (default 64)")
     study.add_argument("--activation", default="relu", help="activation name (default relu)")
     study.add_argument(
-        "--init", default=",".join(DEFAULT_INITS),
+        "--init",
+        default=",".join(DEFAULT_INITS),
         help=f"comma-separated initializers (default {','.join(DEFAULT_INITS)})",
     )
     study.add_argument(
-        "--optimizer", default=",".join(OPTIMIZERS),
+        "--optimizer",
+        default=",".join(OPTIMIZERS),
         help="comma-separated optimizers (default: all nine)",
     )
     study.add_argument(
-        "--lr", action="append", default=[], metavar="OPTIMIZER=LR",
+        "--lr",
+        action="append",
+        default=[],
+        metavar="OPTIMIZER=LR",
         help="override a learning rate, e.g. --lr adam=3e-4 (repeatable)",
     )
     study.add_argument(
-        "--lr-sweep", action="store_true",
+        "--lr-sweep",
+        action="store_true",
         help="also try each learning rate x1/3 and x3, keep the best per cell",
     )
     study.add_argument("--steps", type=int, default=400, help="steps per run (default 400)")
@@ -92,15 +100,20 @@ def add_study_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     study.add_argument("--seeds", type=int, default=3, help="runs per cell (default 3)")
     study.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
     study.add_argument(
-        "--target-loss", type=float, default=0.1,
+        "--target-loss",
+        type=float,
+        default=0.1,
         help="training loss for the steps-to-target column (default 0.1)",
     )
     study.add_argument(
-        "--quick", action="store_true",
+        "--quick",
+        action="store_true",
         help="small variant of the experiment (seconds; used by the tests)",
     )
     study.add_argument(
-        "--out", type=Path, default=Path("jinit-study"),
+        "--out",
+        type=Path,
+        default=Path("jinit-study"),
         help="output directory (default ./jinit-study)",
     )
     study.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -140,8 +153,11 @@ def _config(args: argparse.Namespace) -> MatrixConfig:
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"--lr {item!r}: the learning rate must be a positive number")
         rates.append((name, lr))
-    for flag, value in (("--steps", args.steps), ("--eval-every", args.eval_every),
-                        ("--seeds", args.seeds)):
+    for flag, value in (
+        ("--steps", args.steps),
+        ("--eval-every", args.eval_every),
+        ("--seeds", args.seeds),
+    ):
         if value < 1:
             raise ValueError(f"{flag} must be >= 1, got {value}")
     if args.steps % args.eval_every:
@@ -170,19 +186,29 @@ def _config(args: argparse.Namespace) -> MatrixConfig:
 
 def _matrix_table(result: ExperimentResult, target: float) -> Table:
     table = Table(title=escape(result.data["dataset"]), title_justify="left")
-    for column in ("init", "optimizer", "lr", "final train loss", "test accuracy",
-                   f"steps to loss ≤ {target:g}"):
+    for column in (
+        "init",
+        "optimizer",
+        "lr",
+        "final train loss",
+        "test accuracy",
+        f"steps to loss ≤ {target:g}",
+    ):
         table.add_column(column, justify="left" if column in ("init", "optimizer") else "right")
     for row in result.data["summary"]:
         reach = row["steps_to_target_median"]
         reached = (
-            f"{reach:.0f}" if math.isfinite(reach)
+            f"{reach:.0f}"
+            if math.isfinite(reach)
             else f"{row['runs_reaching_target']}/{row['runs']} reached"
         )
         loss = row["final_train_loss_mean"]
         table.add_row(
-            escape(row["init"]), row["optimizer"], f"{row['learning_rate']:.3g}",
-            f"{loss:.3f} ± {row['final_train_loss_std']:.3f}" if math.isfinite(loss)
+            escape(row["init"]),
+            row["optimizer"],
+            f"{row['learning_rate']:.3g}",
+            f"{loss:.3f} ± {row['final_train_loss_std']:.3f}"
+            if math.isfinite(loss)
             else "diverged",
             f"{row['test_accuracy_mean']:.3f} ± {row['test_accuracy_std']:.3f}",
             reached,
@@ -201,14 +227,18 @@ def _print_result(console: Console, result: ExperimentResult, out: Path, seconds
         checks.add_column(column)
     for check in result.checks:
         checks.add_row(
-            escape(check.description), escape(check.measured), escape(check.expected),
+            escape(check.description),
+            escape(check.measured),
+            escape(check.expected),
             "[green]ok" if check.passed else "[red]FAIL",
         )
     console.print(checks)
     colour = {True: "green", False: "red", None: "yellow"}[result.verdict]
     verdict = f"[{colour}]{result.verdict_text}"
-    console.print(f"verdict: {verdict}   ({seconds:.1f} s; wrote {', '.join(result.files)} "
-                  f"in {escape(str(out))})")
+    console.print(
+        f"verdict: {verdict}   ({seconds:.1f} s; wrote {', '.join(result.files)} "
+        f"in {escape(str(out))})"
+    )
 
 
 def run_study(args: argparse.Namespace) -> int:
@@ -227,8 +257,13 @@ def run_study(args: argparse.Namespace) -> int:
         total = _progress_total(name, config, args.quick)
         start = time.perf_counter()
         with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
-            TimeElapsedColumn(), console=console, disable=args.no_progress, transient=True,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[note]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=args.no_progress,
+            transient=True,
         ) as progress:
             task = progress.add_task(name, total=total, note="")
 

@@ -93,9 +93,9 @@ def _spirals(n: int = 1000, noise: float = 0.2) -> tuple[np.ndarray, np.ndarray]
     return x, y
 
 
-def _teacher(n: int = 2000, dim: int = 20, hidden: int = 32, classes: int = 4) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def _teacher(
+    n: int = 2000, dim: int = 20, hidden: int = 32, classes: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(_SPLIT_SEED)
     x = rng.standard_normal((n, dim))
     w1 = rng.standard_normal((dim, hidden)) / np.sqrt(dim)
@@ -110,34 +110,36 @@ def _from_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
     if not os.path.isfile(path):
         raise ValueError(f"jinit.study: --dataset {path!r}: no such file; expected {allowed}")
     # numpy reports a file that is not a zip archive as a refused pickle (ValueError), a
-    # truncated archive as zipfile.BadZipFile, and a lone .npy array comes back as an ndarray
+    # truncated archive as zipfile.BadZipFile (leaking the file it opened, hence our own
+    # handle), and returns a lone .npy array as an ndarray
     unreadable = (OSError, EOFError, ValueError, zipfile.BadZipFile)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except unreadable as error:
-        raise ValueError(
-            f"jinit.study: --dataset {path!r} is not a readable .npz file ({error}); "
-            f"expected {allowed}"
-        ) from error
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(
-            f"jinit.study: --dataset {path!r} holds a single array, not an .npz archive; "
-            f"expected {allowed}"
-        )
-    with archive as arrays:
-        missing = [k for k in ("X", "y") if k not in arrays.files]
-        if missing:
-            raise ValueError(
-                f"jinit.study: --dataset {path!r} has arrays {sorted(arrays.files)}, "
-                f"missing {missing}; expected {allowed}"
-            )
+    with open(path, "rb") as handle:
         try:
-            x, y = np.asarray(arrays["X"]), np.asarray(arrays["y"])
-        except unreadable as error:  # a corrupt member, or object arrays (pickles)
+            archive = np.load(handle, allow_pickle=False)
+        except unreadable as error:
             raise ValueError(
-                f"jinit.study: --dataset {path!r}: cannot read X and y ({error}); "
+                f"jinit.study: --dataset {path!r} is not a readable .npz file ({error}); "
                 f"expected {allowed}"
             ) from error
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(
+                f"jinit.study: --dataset {path!r} holds a single array, not an .npz archive; "
+                f"expected {allowed}"
+            )
+        with archive as arrays:
+            missing = [k for k in ("X", "y") if k not in arrays.files]
+            if missing:
+                raise ValueError(
+                    f"jinit.study: --dataset {path!r} has arrays {sorted(arrays.files)}, "
+                    f"missing {missing}; expected {allowed}"
+                )
+            try:
+                x, y = np.asarray(arrays["X"]), np.asarray(arrays["y"])
+            except unreadable as error:  # a corrupt member, or object arrays (pickles)
+                raise ValueError(
+                    f"jinit.study: --dataset {path!r}: cannot read X and y ({error}); "
+                    f"expected {allowed}"
+                ) from error
     if x.ndim < 2 or y.ndim != 1 or len(x) != len(y):
         raise ValueError(
             f"jinit.study: --dataset {path!r}: X has shape {x.shape} and y {y.shape}; "
@@ -148,8 +150,7 @@ def _from_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
     integral = np.issubdtype(y.dtype, np.floating) and bool(np.all(y == np.round(y)))
     if not (np.issubdtype(y.dtype, np.integer) or integral):
         raise ValueError(
-            f"jinit.study: --dataset {path!r}: y has dtype {y.dtype}; expected integer "
-            "class labels"
+            f"jinit.study: --dataset {path!r}: y has dtype {y.dtype}; expected integer class labels"
         )
     return x.reshape(len(x), -1).astype(np.float64), y.astype(np.int64)
 

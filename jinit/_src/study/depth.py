@@ -173,11 +173,13 @@ def run_deep_linear(
             steps_needed[label][depth] = found
         if on_depth is not None:
             on_depth(depth)
-    medians = {
-        label: {d: float(np.nanmedian(v)) if np.any(np.isfinite(v)) else float("nan")
-                for d, v in per.items()}
-        for label, per in steps_needed.items()
-    }
+
+    def median(values: list[float]) -> float:
+        # a seed that never reaches the target counts as infinitely slow, not as missing
+        middle = float(np.median(np.nan_to_num(values, nan=np.inf)))
+        return middle if np.isfinite(middle) else float("nan")
+
+    medians = {label: {d: median(v) for d, v in per.items()} for label, per in steps_needed.items()}
     result = ExperimentResult(
         "deep-linear",
         "Saxe et al. 2014 (arXiv:1312.6120): in deep linear nets, orthogonal initialization gives "

@@ -36,8 +36,18 @@ __all__ = ["EXPERIMENTS", "quick_config", "run_experiment", "run_optimizers"]
 EXPERIMENTS = ("optimizers", "signal", "deep-relu", "deep-linear", "selu")
 _LN10 = math.log(10.0)
 _SGD_FAMILY = ("bgd", "sgd", "minibatch", "momentum", "nesterov", "adagrad")
-_SCALED = ("lecun_normal", "lecun_uniform", "glorot_normal", "glorot_uniform", "he_normal",
-           "he_uniform", "xavier_normal", "xavier_uniform", "kaiming_normal", "kaiming_uniform")
+_SCALED = (
+    "lecun_normal",
+    "lecun_uniform",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "xavier_normal",
+    "xavier_uniform",
+    "kaiming_normal",
+    "kaiming_uniform",
+)
 
 
 def quick_config(config: MatrixConfig) -> MatrixConfig:
@@ -93,9 +103,10 @@ def run_optimizers(
         "optimizers",
         "Initialization decides whether plain gradient methods train at all: all-zero weights "
         "never break symmetry (loss stays at ln C for every optimizer); a fixed N(0, 0.01²) "
-        "shrinks the signal layer by layer and stalls the SGD family, which adaptive methods "
-        "(Adam) rescue; variance-scaled initializers (LeCun, Glorot, He) train under every "
-        "optimizer (Glorot & Bengio 2010; He et al. 2015).",
+        "shrinks the signal layer by layer and stalls the SGD family; Adam rescues it (RMSprop "
+        "and Adagrad do not: Optax's eps and Adagrad's initial accumulator of 0.1 floor their "
+        "denominators far above gradients of ~1e-7); variance-scaled initializers (LeCun, "
+        "Glorot, He) train under every optimizer (Glorot & Bengio 2010; He et al. 2015).",
         data={
             "dataset": data.summary(),
             "config": {**asdict(config), "model": asdict(config.model)},
@@ -151,21 +162,30 @@ def run_experiment(
     on_progress: Callable[[int, str], None] | None = None,
 ) -> ExperimentResult:
     """Run experiment ``name``, write ``results.json`` and plots to ``out``, return the result."""
+    if name not in EXPERIMENTS:  # before anything is written
+        raise ValueError(
+            f"jinit.study: unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}"
+        )
     out.mkdir(parents=True, exist_ok=True)
     if name == "optimizers":
-        result = run_optimizers(quick_config(config) if quick else config, out, on_cells=on_progress)
+        result = run_optimizers(
+            quick_config(config) if quick else config, out, on_cells=on_progress
+        )
     elif name == "signal":
         result = run_signal(quick=quick, seed=config.seed)
         plots.plot_layers(
-            result.data["layers"], out / "signal.png",
+            result.data["layers"],
+            out / "signal.png",
             "Glorot & Bengio 2010: 50-layer tanh MLP at initialization",
         )
         result.files.append("signal.png")
     elif name == "selu":
         result = run_selu(quick=quick, seed=config.seed)
         plots.plot_layers(
-            result.data["layers"], out / "selu.png",
-            "Klambauer et al. 2017: 100 SELU layers at initialization", "var",
+            result.data["layers"],
+            out / "selu.png",
+            "Klambauer et al. 2017: 100 SELU layers at initialization",
+            "var",
         )
         result.files.append("selu.png")
     elif name == "deep-relu":
@@ -175,18 +195,19 @@ def run_experiment(
         result.files.append("loss_curves.png")
     elif name == "deep-linear":
         result = run_deep_linear(
-            quick=quick, seed=config.seed,
+            quick=quick,
+            seed=config.seed,
             on_depth=None if on_progress is None else lambda d: on_progress(1, f"depth {d}"),
         )
         plots.plot_steps_vs_depth(
-            result.data["median_steps"], result.data["max_steps"], out / "deep_linear.png",
+            result.data["median_steps"],
+            result.data["max_steps"],
+            out / "deep_linear.png",
             "deep linear nets: steps to near the least-squares optimum",
         )
         result.files.append("deep_linear.png")
-    else:  # validated by the command line; kept for direct callers
-        raise ValueError(
-            f"jinit.study: unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}"
-        )
+    else:  # pragma: no cover - every name in EXPERIMENTS has a branch above
+        raise AssertionError(name)
     write_json(out / "results.json", result.to_json())
     result.files.insert(0, "results.json")
     return result

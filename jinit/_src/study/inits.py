@@ -61,7 +61,9 @@ def resolve_init(spec: str) -> Initializer:
       (3, 2)
     """
     name, _, scale_text = spec.partition(":")
-    accepted = f"expected one of {', '.join(INITIALIZERS)} (the first four also as NAME:SCALE)"
+    accepted = (
+        f"expected one of {', '.join(INITIALIZERS)} ({', '.join(_SCALED)} also as NAME:SCALE)"
+    )
     if name not in INITIALIZERS:
         raise ValueError(f"jinit.study: unknown initializer {spec!r}; {accepted}")
     if not scale_text:

@@ -108,18 +108,14 @@ def _cell_payload(
         "init": init,
         "optimizer": optimizer,
         "learning_rate": float(learning_rates[best]),
-        "sweep": {
-            f"{lr:.4g}": [float(v) for v in final[i]] for i, lr in enumerate(learning_rates)
-        },
+        "sweep": {f"{lr:.4g}": [float(v) for v in final[i]] for i, lr in enumerate(learning_rates)},
         "steps": [int(s) for s in curves.steps],
         "train_loss": [[float(v) for v in run] for run in loss],
         "final_train_loss": [float(v) for v in loss[:, -1]],
         "train_accuracy": [float(v) for v in curves.train_accuracy[chosen]],
         "test_accuracy": [float(v) for v in curves.test_accuracy[chosen]],
         "test_loss": [float(v) for v in curves.test_loss[chosen]],
-        "steps_to_target": [
-            steps_to_target(curves.steps, run, config.target_loss) for run in loss
-        ],
+        "steps_to_target": [steps_to_target(curves.steps, run, config.target_loss) for run in loss],
     }
 
 

@@ -49,7 +49,9 @@ class MLP(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         h = x.reshape(x.shape[0], -1)
         for _ in range(self.depth):
-            h = self.activation(nn.Dense(self.width, self.use_bias, kernel_init=self.kernel_init)(h))
+            h = self.activation(
+                nn.Dense(self.width, self.use_bias, kernel_init=self.kernel_init)(h)
+            )
             self.sow("intermediates", "activations", h)
         return nn.Dense(self.n_out, self.use_bias, kernel_init=self.kernel_init)(h)
 
@@ -121,7 +123,9 @@ class ModelSpec:
             )
         for name, value, low in (("depth", self.depth, 0), ("width", self.width, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"jinit.study: --{name} must be an integer >= {low}, got {value!r}")
+                raise ValueError(
+                    f"jinit.study: --{name} must be an integer >= {low}, got {value!r}"
+                )
 
     def build(
         self, kernel_init: Initializer, n_out: int, image_shape: tuple[int, int] | None

@@ -10,13 +10,11 @@ import numpy as np
 __all__ = ["plot_curves", "plot_heatmap", "plot_layers", "plot_steps_vs_depth"]
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(**kwargs: Any) -> Any:
+    """A matplotlib ``Figure`` not attached to pyplot: no backend switch, nothing to close."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def plot_curves(cells: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -24,13 +22,11 @@ def plot_curves(cells: list[dict[str, Any]], path: Path, title: str) -> None:
 
     The line is the median over seeds, the band their minimum to maximum.
     """
-    plt = _pyplot()
     optimizers = list(dict.fromkeys(c["optimizer"] for c in cells))
     columns = min(3, len(optimizers))
     rows = -(-len(optimizers) // columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False, sharey=True
-    )
+    fig = _figure(figsize=(4.2 * columns, 3.2 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False, sharey=True)
     for ax, optimizer in zip(axes.flat, optimizers, strict=False):
         for cell in (c for c in cells if c["optimizer"] == optimizer):
             loss = np.array(cell["train_loss"], dtype=float)
@@ -38,8 +34,11 @@ def plot_curves(cells: list[dict[str, Any]], path: Path, title: str) -> None:
             steps = np.array(cell["steps"])
             (line,) = ax.plot(steps, np.nanmedian(loss, axis=0), label=cell["init"])
             ax.fill_between(
-                steps, np.nanmin(loss, axis=0), np.nanmax(loss, axis=0),
-                color=line.get_color(), alpha=0.2,
+                steps,
+                np.nanmin(loss, axis=0),
+                np.nanmax(loss, axis=0),
+                color=line.get_color(),
+                alpha=0.2,
             )
         ax.set_title(f"{optimizer} (lr {_lr(cells, optimizer)})")
         ax.set_yscale("log")
@@ -47,13 +46,12 @@ def plot_curves(cells: list[dict[str, Any]], path: Path, title: str) -> None:
         ax.grid(alpha=0.3)
     for ax in axes[:, 0]:
         ax.set_ylabel("training loss")
-    for ax in list(axes.flat)[len(optimizers):]:
+    for ax in list(axes.flat)[len(optimizers) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _lr(cells: list[dict[str, Any]], optimizer: str) -> str:
@@ -63,7 +61,6 @@ def _lr(cells: list[dict[str, Any]], optimizer: str) -> str:
 
 def plot_heatmap(cells: list[dict[str, Any]], path: Path, title: str) -> None:
     """Heat maps initializer x optimizer: mean final training loss and mean test accuracy."""
-    plt = _pyplot()
     inits = list(dict.fromkeys(c["init"] for c in cells))
     optimizers = list(dict.fromkeys(c["optimizer"] for c in cells))
     by = {(c["init"], c["optimizer"]): c for c in cells}
@@ -77,9 +74,8 @@ def plot_heatmap(cells: list[dict[str, Any]], path: Path, title: str) -> None:
         )
 
     loss, accuracy = grid("final_train_loss"), grid("test_accuracy")
-    fig, axes = plt.subplots(
-        1, 2, figsize=(min(0.7 * len(optimizers), 7.0) * 2 + 3, 0.45 * len(inits) + 2)
-    )
+    fig = _figure(figsize=(min(0.7 * len(optimizers), 7.0) * 2 + 3, 0.45 * len(inits) + 2))
+    axes = fig.subplots(1, 2)
     for ax, values, label, cmap, fmt in (
         (axes[0], loss, "final training loss", "viridis_r", "{:.2f}"),
         (axes[1], accuracy, "test accuracy", "viridis", "{:.2f}"),
@@ -91,21 +87,27 @@ def plot_heatmap(cells: list[dict[str, Any]], path: Path, title: str) -> None:
         for (r, c), value in np.ndenumerate(values):
             shade = image.norm(value) if np.isfinite(value) else 0.0
             dark = shade > 0.5 if cmap.endswith("_r") else shade < 0.5
-            ax.text(c, r, fmt.format(value) if np.isfinite(value) else "div", ha="center",
-                    va="center", fontsize=7, color="white" if dark else "black")
+            ax.text(
+                c,
+                r,
+                fmt.format(value) if np.isfinite(value) else "div",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "black",
+            )
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_layers(
     layers: dict[str, dict[str, list[float]]], path: Path, title: str, stat: str = "std"
 ) -> None:
     """Per-layer activation statistic (log scale) and kernel-gradient norm, per initializer."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = _figure(figsize=(10, 3.6))
+    axes = fig.subplots(1, 2)
     for label, values in layers.items():
         activations = np.array(values[stat], dtype=float)
         axes[0].plot(np.arange(1, len(activations) + 1), activations, label=label)
@@ -121,15 +123,14 @@ def plot_layers(
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_steps_vs_depth(
     medians: dict[str, dict[int, float]], max_steps: int, path: Path, title: str
 ) -> None:
     """Steps to the target loss against depth (runs that never reach it drawn at the cap)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig = _figure(figsize=(5.5, 3.6))
+    ax = fig.subplots()
     for label, per_depth in medians.items():
         depths = sorted(per_depth)
         steps = [per_depth[d] if np.isfinite(per_depth[d]) else max_steps for d in depths]
@@ -144,4 +145,3 @@ def plot_steps_vs_depth(
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

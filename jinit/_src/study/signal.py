@@ -73,9 +73,9 @@ def layer_statistics(
     return out
 
 
-def run_signal(*, quick: bool = False, seed: int = 0, depth: int = 50, width: int = 256) -> (
-    ExperimentResult
-):
+def run_signal(
+    *, quick: bool = False, seed: int = 0, depth: int = 50, width: int = 256
+) -> ExperimentResult:
     """Reproduce Glorot & Bengio (2010): activation std per layer in a deep tanh MLP."""
     data = load_dataset("digits")
     batch = 256 if quick else 1024
@@ -138,9 +138,9 @@ def run_signal(*, quick: bool = False, seed: int = 0, depth: int = 50, width: in
     return result
 
 
-def run_selu(*, quick: bool = False, seed: int = 0, depth: int = 100, width: int = 256) -> (
-    ExperimentResult
-):
+def run_selu(
+    *, quick: bool = False, seed: int = 0, depth: int = 100, width: int = 256
+) -> ExperimentResult:
     """Reproduce Klambauer et al. (2017): SELU self-normalizes with LeCun normal, not with He."""
     batch = 256 if quick else 1024
     rng = np.random.default_rng(seed)

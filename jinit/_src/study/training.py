@@ -144,8 +144,7 @@ def train_runs(
     """
     if steps <= 0 or eval_every <= 0 or steps % eval_every:
         raise ValueError(
-            f"jinit.study: steps ({steps}) must be a positive multiple of eval_every "
-            f"({eval_every})"
+            f"jinit.study: steps ({steps}) must be a positive multiple of eval_every ({eval_every})"
         )
     x, y, x_test, y_test = (jnp.asarray(a) for a in data)
     trainer = _compiled_trainer(module, optimizer, steps, eval_every, int(x.shape[0]))
