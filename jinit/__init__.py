@@ -35,6 +35,11 @@ from jinit._src.gain import gain as gain
 from jinit._src.identity import dirac as dirac
 from jinit._src.identity import eye as eye
 from jinit._src.identity import identity as identity
+from jinit._src.model_presets import flax_preset as flax_preset
+from jinit._src.model_presets import keras_preset as keras_preset
+from jinit._src.model_presets import preset as preset
+from jinit._src.model_presets import torch_bias as torch_bias
+from jinit._src.model_presets import torch_preset as torch_preset
 from jinit._src.orthogonal import delta_orthogonal as delta_orthogonal
 from jinit._src.orthogonal import orthogonal as orthogonal
 from jinit._src.paths import path_key as path_key
@@ -76,6 +81,7 @@ __all__ = [
     "delta_orthogonal",
     "dirac",
     "eye",
+    "flax_preset",
     "gain",
     "glorot_normal",
     "glorot_uniform",
@@ -84,6 +90,7 @@ __all__ = [
     "identity",
     "kaiming_normal",
     "kaiming_uniform",
+    "keras_preset",
     "layer_axes",
     "lecun_normal",
     "lecun_uniform",
@@ -93,12 +100,15 @@ __all__ = [
     "orthogonal",
     "path_key",
     "path_string",
+    "preset",
     "random_normal",
     "random_uniform",
     "reinit",
     "reinit_with_report",
+    "torch_bias",
     "torch_kaiming_normal",
     "torch_kaiming_uniform",
+    "torch_preset",
     "torch_xavier_normal",
     "torch_xavier_uniform",
     "trunc_normal",

@@ -13,6 +13,8 @@ Initializers: an initializer (``jinit.he_normal()``) is used as it is. A *factor
 ``in_axis``/``out_axis``/``batch_axis`` (``jinit.he_normal``, not called) is called with the
 axes of the layer the parameter belongs to, read from its path and shape by
 :func:`layer_axes`, so one rule serves Dense, Conv, attention and embedding parameters alike.
+A factory that takes ``fan_in`` (:func:`jinit.torch_bias`) is called with the fan-in of the
+``kernel`` beside the parameter: a bias initialized from its layer's fan.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, cast
 import jax
 
 from jinit._src.base import Axes, Initializer, KeyArray
+from jinit._src.fans import compute_fans
 from jinit._src.paths import path_key, path_string
 
 __all__ = ["ReinitReport", "layer_axes", "reinit", "reinit_with_report"]
@@ -105,12 +108,19 @@ def layer_axes(
     return {"in_axis": shifted(axes[0]), "out_axis": shifted(axes[1]), "batch_axis": batch}
 
 
-def _is_factory(value: Callable[..., Any]) -> bool:
+def _factory_kind(value: Callable[..., Any]) -> str | None:
+    """``"axes"`` for a factory taking in_axis, ``"fan_in"`` for one taking fan_in, else None."""
     try:
         parameters = inspect.signature(value).parameters
     except (TypeError, ValueError):
-        return False
-    return "in_axis" in parameters and "key" not in parameters
+        return None
+    if "key" in parameters:
+        return None
+    if "in_axis" in parameters:
+        return "axes"
+    if "fan_in" in parameters:
+        return "fan_in"
+    return None
 
 
 def _matcher(pattern: Pattern) -> Callable[[str], bool]:
@@ -149,7 +159,7 @@ def reinit_with_report(
                 f"jinit.reinit: rule {_label(pattern)!r} maps to {init!r}, which is not an "
                 "initializer (key, shape, dtype) -> Array or a factory taking in_axis/out_axis"
             )
-        compiled.append((pattern, _matcher(pattern), init, _is_factory(init)))
+        compiled.append((pattern, _matcher(pattern), init, _factory_kind(init)))
     stack_matchers = [_matcher(p) for p in stacked]
 
     from flax import nnx  # a dependency; imported here to keep `import jinit` light
@@ -173,18 +183,28 @@ def reinit_with_report(
             untouched.append(path)
             new_leaves.append(leaf)
             continue
-        pattern, _, rule_value, is_factory = rule
+        pattern, _, rule_value, kind = rule
         if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype")):
             raise TypeError(
                 f"jinit.reinit: rule {_label(pattern)!r} matches {path!r}, which is a "
                 f"{type(leaf).__name__}, not an array"
             )
-        if is_factory:
-            parent = path.rsplit("/", 1)[0] if "/" in path else ""
-            bias = shapes.get(f"{parent}/bias") if parent else shapes.get("bias")
-            n_stacked = int(any(m(path) for m in stack_matchers))
+        parent = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
+        n_stacked = int(any(m(path) for m in stack_matchers))
+        if kind == "axes":
+            bias = shapes.get(f"{parent}bias")
             axes = layer_axes(path, leaf.shape, bias_shape=bias, stacked=n_stacked)
             initializer = cast(Callable[..., Initializer], rule_value)(**axes)
+        elif kind == "fan_in":
+            kernel = shapes.get(f"{parent}kernel")
+            if kernel is None:
+                raise ValueError(
+                    f"jinit.reinit: rule {_label(pattern)!r} needs the fan-in of a kernel beside "
+                    f"{path!r}, but there is no {parent}kernel"
+                )
+            axes = layer_axes(f"{parent}kernel", kernel, bias_shape=leaf.shape, stacked=n_stacked)
+            fan_in = compute_fans(kernel, **axes).fan_in
+            initializer = cast(Callable[..., Initializer], rule_value)(fan_in=float(fan_in))
         else:
             initializer = cast(Initializer, rule_value)
         new_leaves.append(initializer(path_key(key, path), tuple(leaf.shape), leaf.dtype))

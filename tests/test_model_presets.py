@@ -1,0 +1,122 @@
+"""Model presets for ``jinit.reinit``: PyTorch defaults (against real ``torch.nn`` modules when
+PyTorch is installed), Keras and Flax defaults, and the fan-in-aware bias.
+
+Distribution comparisons use two-sample KS tests at p > 1e-4 on >= 1e4 pooled values with fixed
+seeds; a wrong bound (e.g. the bias's own size as fan) shifts the distribution by >= 20 %, which
+these sample sizes reject with p < 1e-10 (asserted by the "must fail" tests).
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+from stats_util import assert_variance
+
+import jinit
+
+
+class ConvNet(nn.Module):
+    @nn.compact
+    def __call__(self, x: jax.Array, tokens: jax.Array) -> jax.Array:
+        h = nn.Conv(48, (3, 3))(x)  # kernel (3, 3, 24, 48): fan_in 216
+        h = nn.Dense(200)(h.reshape(h.shape[0], -1)[:, :300])  # kernel (300, 200)
+        e = nn.Embed(400, 64)(tokens)
+        return jnp.sum(h) + jnp.sum(e)
+
+
+@pytest.fixture(scope="module")
+def torch_init() -> dict[str, np.ndarray]:
+    variables = ConvNet().init(
+        jax.random.key(0), jnp.ones((1, 5, 5, 24)), jnp.zeros((1, 2), jnp.int32)
+    )
+    new = jinit.reinit(variables, jinit.preset("torch"), jax.random.key(1))
+    return {
+        jinit.path_string(p): np.asarray(v) for p, v in jax.tree_util.tree_flatten_with_path(new)[0]
+    }
+
+
+def test_torch_preset_bounds_use_the_kernel_fan_in(torch_init: dict[str, np.ndarray]) -> None:
+    for layer, fan_in in (("Conv_0", 3 * 3 * 24), ("Dense_0", 300)):
+        bound = 1.0 / math.sqrt(fan_in)
+        for name in ("kernel", "bias"):
+            values = np.abs(torch_init[f"params/{layer}/{name}"])
+            assert values.max() <= bound * (1 + 1e-6)
+        # the kernel fills its interval: max within 1 % of the bound at >= 6e4 samples
+        assert np.abs(torch_init[f"params/{layer}/kernel"]).max() > 0.99 * bound
+    embedding = torch_init["params/Embed_0/embedding"]
+    assert_variance(embedding, 1.0, "normal")  # N(0, 1), n = 25600: tolerance 4.4 %
+
+
+def test_torch_preset_matches_torch_nn_modules(torch_init: dict[str, np.ndarray]) -> None:
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    reference = {
+        "params/Dense_0/kernel": [torch.nn.Linear(300, 200).weight for _ in range(1)],
+        "params/Dense_0/bias": [torch.nn.Linear(300, 200).bias for _ in range(60)],
+        "params/Conv_0/kernel": [torch.nn.Conv2d(24, 48, 3).weight for _ in range(1)],
+        "params/Conv_0/bias": [torch.nn.Conv2d(24, 48, 3).bias for _ in range(250)],
+        "params/Embed_0/embedding": [torch.nn.Embedding(400, 64).weight for _ in range(1)],
+    }
+    for path, tensors in reference.items():
+        theirs = np.concatenate([t.detach().numpy().ravel() for t in tensors])
+        ours = torch_init[path].ravel()
+        if ours.size < 1000:  # biases: pool more of ours from other keys
+            variables = ConvNet().init(
+                jax.random.key(0), jnp.ones((1, 5, 5, 24)), jnp.zeros((1, 2), jnp.int32)
+            )
+            pooled = []
+            for seed in range(60 if "Dense" in path else 250):
+                new = jinit.reinit(variables, jinit.preset("torch"), jax.random.key(seed + 10))
+                layer = path.split("/")[1]
+                pooled.append(np.asarray(new["params"][layer]["bias"]))
+            ours = np.concatenate(pooled)
+        result = scipy.stats.ks_2samp(ours, theirs)
+        assert result.pvalue > 1e-4, (path, result)
+
+
+def test_a_bias_bound_from_the_wrong_fan_is_detected() -> None:
+    # the bias's own size (200) instead of the kernel's fan_in (300): bound 22 % too large
+    right = np.asarray(jinit.torch_bias(fan_in=300)(jax.random.key(0), (20000,)))
+    wrong = np.asarray(jinit.torch_bias(fan_in=200)(jax.random.key(1), (20000,)))
+    assert scipy.stats.ks_2samp(right, wrong).pvalue < 1e-10
+
+
+@pytest.mark.parametrize("name", ["keras", "flax"])
+def test_keras_and_flax_presets(name: str) -> None:
+    class Rnn(nn.Module):
+        @nn.compact
+        def __call__(self, x: jax.Array) -> jax.Array:
+            return nn.Dense(10)(nn.RNN(nn.OptimizedLSTMCell(128))(nn.Dense(256)(x)))
+
+    variables = Rnn().init(jax.random.key(0), jnp.ones((1, 3, 128)))
+    new = jinit.reinit(variables, jinit.preset(name), jax.random.key(1), strict=False)
+    flat = {
+        jinit.path_string(p): np.asarray(v) for p, v in jax.tree_util.tree_flatten_with_path(new)[0]
+    }
+    recurrent = flat["params/OptimizedLSTMCell_0/hi/kernel"]  # (128, 128): orthogonal
+    np.testing.assert_allclose(recurrent.T @ recurrent, np.eye(128), atol=1e-5)
+    kernel = flat["params/Dense_1/kernel"]  # Dense(256), built after the outer Dense(10)
+    assert kernel.shape == (128, 256)
+    if name == "keras":  # glorot_uniform: variance 2 / (128 + 256), bound sqrt(6 / 384)
+        assert_variance(kernel, 2.0 / 384, "uniform")
+        assert np.abs(kernel).max() <= math.sqrt(6 / 384)
+    else:  # lecun_normal: variance 1 / 128 (truncated normal)
+        assert_variance(kernel, 1.0 / 128, "truncated_normal")
+    for path, value in flat.items():
+        if path.endswith("bias"):
+            assert not value.any(), path
+
+
+def test_preset_errors() -> None:
+    with pytest.raises(ValueError, match=r"unknown preset 'pytorch'; expected one of torch"):
+        jinit.preset("pytorch")
+    with pytest.raises(ValueError, match="fan_in"):
+        jinit.torch_bias(fan_in=0)
+    with pytest.raises(ValueError, match=r"needs the fan-in of a kernel beside 'b'"):
+        jinit.reinit({"b": jnp.zeros(3)}, {"b": jinit.torch_bias}, jax.random.key(0))
