@@ -71,9 +71,10 @@ def torch_bias(*, fan_in: int) -> Initializer:
 
 def torch_preset() -> Rules:
     """PyTorch's default initialization, for porting a model to Flax with the same statistics."""
+    kernel: Callable[..., Initializer] = partial(torch_kaiming_uniform, math.sqrt(5.0))
     return {
         "*embedding": normal(1.0),
-        "*kernel": partial(torch_kaiming_uniform, math.sqrt(5.0)),
+        "*kernel": kernel,
         "*bias": torch_bias,
     }
 

@@ -203,7 +203,9 @@ def reinit_with_report(
                     f"{path!r}, but there is no {parent}kernel"
                 )
             axes = layer_axes(f"{parent}kernel", kernel, bias_shape=leaf.shape, stacked=n_stacked)
-            fan_in = compute_fans(kernel, **axes).fan_in
+            fan_in = compute_fans(
+                kernel, axes["in_axis"], axes["out_axis"], axes["batch_axis"]
+            ).fan_in
             initializer = cast(Callable[..., Initializer], rule_value)(fan_in=float(fan_in))
         else:
             initializer = cast(Initializer, rule_value)
