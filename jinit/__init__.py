@@ -21,6 +21,11 @@ from jinit._src.constant import ones as ones
 from jinit._src.constant import ones_init as ones_init
 from jinit._src.constant import zeros as zeros
 from jinit._src.constant import zeros_init as zeros_init
+from jinit._src.depth_presets import fixup_rules as fixup_rules
+from jinit._src.depth_presets import gpt2_rules as gpt2_rules
+from jinit._src.depth_presets import mup_learning_rates as mup_learning_rates
+from jinit._src.depth_presets import mup_rules as mup_rules
+from jinit._src.depth_presets import rezero_rules as rezero_rules
 from jinit._src.distributions import normal as normal
 from jinit._src.distributions import random_normal as random_normal
 from jinit._src.distributions import random_uniform as random_uniform
@@ -81,10 +86,12 @@ __all__ = [
     "delta_orthogonal",
     "dirac",
     "eye",
+    "fixup_rules",
     "flax_preset",
     "gain",
     "glorot_normal",
     "glorot_uniform",
+    "gpt2_rules",
     "he_normal",
     "he_uniform",
     "identity",
@@ -94,6 +101,8 @@ __all__ = [
     "layer_axes",
     "lecun_normal",
     "lecun_uniform",
+    "mup_learning_rates",
+    "mup_rules",
     "normal",
     "ones",
     "ones_init",
@@ -105,6 +114,7 @@ __all__ = [
     "random_uniform",
     "reinit",
     "reinit_with_report",
+    "rezero_rules",
     "torch_bias",
     "torch_kaiming_normal",
     "torch_kaiming_uniform",

@@ -255,7 +255,7 @@ def reinit(
       ValueError: with ``strict``, a rule that matched nothing (the message shows example paths).
 
     Example:
-      >>> import flax.linen as nn, jinit
+      >>> import jax, jax.numpy as jnp, flax.linen as nn, jinit
       >>> variables = nn.Dense(3).init(jax.random.key(0), jnp.ones((1, 4)))
       >>> new = jinit.reinit(variables, {"*/kernel": jinit.he_normal, "*/bias": jinit.zeros},
       ...                    jax.random.key(1))
