@@ -186,7 +186,7 @@ def _nnx_forward(graphdef: Any, kernels: Sequence[str], apply_kwargs: Mapping[st
     def forward(state: Any, batch: Any) -> Mapping[str, Any]:
         module = nnx.merge(graphdef, state)
         capture = nnx.capture(module, nnx.Intermediate, method_outputs=nnx.Intermediate)
-        _, intermediates = capture(batch, **apply_kwargs)
+        _, intermediates = capture(batch, **apply_kwargs)  # type: ignore[no-untyped-call]
         return _select(_call_outputs(intermediates), modules)
 
     return forward
@@ -209,7 +209,13 @@ def _user_forward(
                 f"paths matched by kernel_pattern; the kernels are {list(kernels)[:4]}"
                 f"{' ...' if len(kernels) > 4 else ''}"
             )
-        return {path: outputs[path] for path in kernels if path in outputs}
+        missing = [path for path in kernels if path not in outputs]
+        if missing:
+            raise ValueError(
+                f"jinit.lsuv: the function returned no output for the kernel(s) {missing}; "
+                "return every kernel kernel_pattern matches, or narrow kernel_pattern"
+            )
+        return {path: outputs[path] for path in kernels}
 
     return forward
 
@@ -239,7 +245,7 @@ def _forward_order(forward: Forward, params: Any, batch: Any) -> list[str]:
     first: dict[str, tuple[int, ...]] = {}
     out_paths = jax.tree_util.tree_flatten_with_path(shapes)[0]
     for (path, _), var in zip(out_paths, closed.jaxpr.outvars, strict=True):
-        layer = str(path[0].key)  # type: ignore[attr-defined]
+        layer = path_string(path[:1])
         position = _producer(closed.jaxpr, var)
         first[layer] = min(first.get(layer, position), position)
     return sorted(first, key=lambda layer: first[layer])  # stable: ties keep capture order
@@ -540,8 +546,7 @@ def lsuv(
     biases = {kernel: b for kernel, b in biases.items() if b in index}
 
     if orthogonal_init:
-        rule = re.compile("|".join(re.escape(path) for path in kernels))
-        fresh = reinit(params, {rule: orthogonal()}, key)
+        fresh = reinit(params, {kernel_pattern: orthogonal()}, key)
         fresh_leaves = jax.tree_util.tree_leaves(fresh)
         for path in kernels:
             leaves[index[path]] = fresh_leaves[index[path]]
@@ -552,11 +557,9 @@ def lsuv(
     forward = make_forward(kernels)
     step = 0
     first = next_batch(step)
-    order = _forward_order(forward, treedef.unflatten(leaves), first)
+    order = _forward_order(forward, jax.tree_util.tree_unflatten(treedef, leaves), first)
     centered = (
-        {k: tuple(leaves[index[b]].shape) for k, b in biases.items() if k in order}
-        if bias == "center"
-        else {}
+        {k: tuple(leaves[index[b]].shape) for k, b in biases.items()} if bias == "center" else {}
     )
     statistics = jax.jit(_statistics(forward, order, centered))
 
@@ -564,7 +567,7 @@ def lsuv(
         nonlocal step
         batch = first if step == 0 else next_batch(step)
         step += 1
-        stats = statistics(treedef.unflatten(leaves), batch)[layer]
+        stats = statistics(jax.tree_util.tree_unflatten(treedef, leaves), batch)[layer]
         values = {name: np.asarray(value) for name, value in stats.items()}
         variance = float(values["var"])
         if not (math.isfinite(variance) and variance > 0):
@@ -612,4 +615,4 @@ def lsuv(
             )
         )
     report = LSUVReport(tuple(records), tol, max_iters, step)
-    return finish(treedef.unflatten(leaves)), report
+    return finish(jax.tree_util.tree_unflatten(treedef, leaves)), report
