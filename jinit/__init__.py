@@ -26,6 +26,11 @@ from jinit._src.depth_presets import gpt2_rules as gpt2_rules
 from jinit._src.depth_presets import mup_learning_rates as mup_learning_rates
 from jinit._src.depth_presets import mup_rules as mup_rules
 from jinit._src.depth_presets import rezero_rules as rezero_rules
+from jinit._src.diagnose import diagnose as diagnose
+from jinit._src.diagnosis import ActivationStats as ActivationStats
+from jinit._src.diagnosis import Diagnosis as Diagnosis
+from jinit._src.diagnosis import DiagnosisFlag as DiagnosisFlag
+from jinit._src.diagnosis import ParameterStats as ParameterStats
 from jinit._src.distributions import normal as normal
 from jinit._src.distributions import random_normal as random_normal
 from jinit._src.distributions import random_uniform as random_uniform
@@ -73,10 +78,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "ActivationStats",
+    "Diagnosis",
+    "DiagnosisFlag",
     "Entry",
     "Fans",
     "Initializer",
     "KeyArray",
+    "ParameterStats",
     "ReinitReport",
     "Shape",
     "calculate_gain",
@@ -84,6 +93,7 @@ __all__ = [
     "compute_fans",
     "constant",
     "delta_orthogonal",
+    "diagnose",
     "dirac",
     "eye",
     "fixup_rules",

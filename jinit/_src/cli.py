@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from jinit._src.catalogue import CATALOGUE, markdown_table
+from jinit._src.diagnose_cli import add_diagnose_parser
 from jinit._src.study.cli import add_study_parser
 
 __all__ = ["main"]
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.set_defaults(run=_list)
     add_study_parser(commands)
+    add_diagnose_parser(commands)
     return parser
 
 
