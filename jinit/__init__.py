@@ -45,6 +45,9 @@ from jinit._src.gain import gain as gain
 from jinit._src.identity import dirac as dirac
 from jinit._src.identity import eye as eye
 from jinit._src.identity import identity as identity
+from jinit._src.lsuv import LSUVLayer as LSUVLayer
+from jinit._src.lsuv import LSUVReport as LSUVReport
+from jinit._src.lsuv import lsuv as lsuv
 from jinit._src.model_presets import flax_preset as flax_preset
 from jinit._src.model_presets import keras_preset as keras_preset
 from jinit._src.model_presets import preset as preset
@@ -68,6 +71,8 @@ from jinit._src.presets import torch_xavier_normal as torch_xavier_normal
 from jinit._src.presets import torch_xavier_uniform as torch_xavier_uniform
 from jinit._src.presets import xavier_normal as xavier_normal
 from jinit._src.presets import xavier_uniform as xavier_uniform
+from jinit._src.recommend import Recommendation as Recommendation
+from jinit._src.recommend import recommend as recommend
 from jinit._src.reinit import ReinitReport as ReinitReport
 from jinit._src.reinit import layer_axes as layer_axes
 from jinit._src.reinit import reinit as reinit
@@ -85,7 +90,10 @@ __all__ = [
     "Fans",
     "Initializer",
     "KeyArray",
+    "LSUVLayer",
+    "LSUVReport",
     "ParameterStats",
+    "Recommendation",
     "ReinitReport",
     "Shape",
     "calculate_gain",
@@ -111,6 +119,7 @@ __all__ = [
     "layer_axes",
     "lecun_normal",
     "lecun_uniform",
+    "lsuv",
     "mup_learning_rates",
     "mup_rules",
     "normal",
@@ -122,6 +131,7 @@ __all__ = [
     "preset",
     "random_normal",
     "random_uniform",
+    "recommend",
     "reinit",
     "reinit_with_report",
     "rezero_rules",

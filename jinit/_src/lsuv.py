@@ -65,6 +65,9 @@ BIAS_MODES = ("keep", "zero", "center")
 #: Folded into the key for the random sub-batches, keeping them apart from the kernels' keys.
 _DATA_STREAM = 0x4C535556  # "LSUV"
 
+#: A variance below this fraction of the output's second moment is rounding noise: constant.
+_CONSTANT = 1e-10
+
 Pattern = str | re.Pattern[str]
 #: ``(params, batch) -> {kernel path: the layer's output(s)}``.
 Forward = Callable[[Any, Any], Mapping[str, Any]]
@@ -245,7 +248,7 @@ def _forward_order(forward: Forward, params: Any, batch: Any) -> list[str]:
     first: dict[str, tuple[int, ...]] = {}
     out_paths = jax.tree_util.tree_flatten_with_path(shapes)[0]
     for (path, _), var in zip(out_paths, closed.jaxpr.outvars, strict=True):
-        layer = path_string(path[:1])
+        layer = str(path[0].key)  # a DictKey of the returned mapping
         position = _producer(closed.jaxpr, var)
         first[layer] = min(first.get(layer, position), position)
     return sorted(first, key=lambda layer: first[layer])  # stable: ties keep capture order
@@ -265,13 +268,17 @@ def _batch_source(batches: Any, key: KeyArray, batch_size: int | None) -> Callab
             )
         n = int(data.shape[0])
         if batch_size is None or batch_size >= n:
-            return lambda step: data
-        data_key = jax.random.fold_in(key, _DATA_STREAM)
+            whole = jnp.asarray(data)  # on the device once, not at every pass
+            return lambda step: whole
+        # Row numbers come from NumPy seeded by the key: nothing to compile, and a function of
+        # (key, step) only. (jax.random.choice without replacement compiles a sort: ~1 s.)
+        words = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+        seed = [*np.asarray(words, np.uint32).ravel().tolist(), _DATA_STREAM]
         size = batch_size
 
         def sample(step: int) -> Any:
-            rows = jax.random.choice(jax.random.fold_in(data_key, step), n, (size,), replace=False)
-            return data[np.asarray(rows)]
+            rows = np.random.default_rng([*seed, step]).choice(n, size, replace=False)
+            return data[np.sort(rows)]
 
         return sample
     if isinstance(batches, Sequence) and not isinstance(batches, str | bytes):
@@ -490,19 +497,21 @@ def lsuv(
       converged. Non-convergence is reported, not raised.
 
     Raises:
-      TypeError: a bad ``model``/``variables`` combination, ``batches``, ``kernel_pattern``,
-        ``tol`` or ``max_iters`` type.
-      ValueError: ``tol`` not > 0, ``max_iters`` < 1, unknown ``bias``, no kernel matched,
+      TypeError: a bad ``model``/``variables`` combination, or a ``batches``,
+        ``kernel_pattern``, ``tol``, ``max_iters``, ``batch_size`` or ``orthogonal_init`` of
+        the wrong type.
+      ValueError: ``tol`` not > 0, ``max_iters`` or ``batch_size`` < 1, unknown ``bias``,
+        empty ``batches``, no kernel matched,
         a matched kernel of rank < 2 or without a captured output, a layer whose output
         variance is 0 or not finite (a dead layer cannot be rescaled), or an iterator that
         ran out.
 
     Example:
-      >>> import flax.linen as nn, jinit
+      >>> import flax.linen as nn
       >>> model = nn.Sequential([nn.Dense(64), nn.relu, nn.Dense(64), nn.relu, nn.Dense(10)])
       >>> x = jax.random.normal(jax.random.key(0), (512, 32))
       >>> variables = model.init(jax.random.key(1), x)
-      >>> variables, report = jinit.lsuv(model, variables, x, jax.random.key(2))
+      >>> variables, report = lsuv(model, variables, x, jax.random.key(2))
       >>> report.converged, [layer.path for layer in report.layers]
       (True, ['params/layers_0/kernel', 'params/layers_2/kernel', 'params/layers_4/kernel'])
 
@@ -569,13 +578,17 @@ def lsuv(
         step += 1
         stats = statistics(jax.tree_util.tree_unflatten(treedef, leaves), batch)[layer]
         values = {name: np.asarray(value) for name, value in stats.items()}
-        variance = float(values["var"])
-        if not (math.isfinite(variance) and variance > 0):
-            raise ValueError(
-                f"jinit.lsuv: the output of {layer!r} has variance {variance!r} on the batch; "
-                "LSUV can only rescale a layer whose output varies (a dead or zero layer, or "
-                "constant inputs, cannot be fixed by scaling)"
-            )
+        # a variance at rounding level of the output's second moment counts as 0 (constant)
+        floor = _CONSTANT * (float(values["var"]) + float(values["mean"]) ** 2)
+        for name, what in (("var", "variance"), ("within", "variance within its units")):
+            value = float(values.get(name, 1.0))
+            if not (math.isfinite(value) and value > floor and value > 0):
+                raise ValueError(
+                    f"jinit.lsuv: the output of {layer!r} has {what} {value:.3g} on the batch "
+                    "(constant up to rounding); "
+                    "LSUV can only rescale a layer whose output varies (a dead or zero layer, "
+                    "or constant inputs, cannot be fixed by scaling)"
+                )
         return values
 
     def scaled(leaf: jax.Array, factor: float, shift: np.ndarray | None = None) -> jax.Array:
