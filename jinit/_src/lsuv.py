@@ -40,7 +40,6 @@ the biases), never their direction.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -56,6 +55,7 @@ from jinit._src.base import KeyArray
 from jinit._src.checks import check_choice, check_real
 from jinit._src.orthogonal import orthogonal
 from jinit._src.paths import path_string
+from jinit._src.reinit import _matcher as reinit_matcher
 from jinit._src.reinit import reinit
 
 __all__ = ["BIAS_MODES", "LSUVLayer", "LSUVReport", "lsuv"]
@@ -355,13 +355,7 @@ def _check_int(name: str, value: object, low: int) -> int:
 
 
 def _matcher(pattern: object) -> Callable[[str], bool]:
-    if isinstance(pattern, re.Pattern):
-        return lambda path: pattern.fullmatch(path) is not None
-    if isinstance(pattern, str):
-        return lambda path: fnmatch.fnmatchcase(path, pattern)
-    raise TypeError(
-        f"jinit.lsuv: kernel_pattern must be a glob str or a compiled re.Pattern, got {pattern!r}"
-    )
+    return reinit_matcher(pattern, "jinit.lsuv: kernel_pattern")
 
 
 def _setup(

@@ -123,13 +123,14 @@ def _factory_kind(value: Callable[..., Any]) -> str | None:
     return None
 
 
-def _matcher(pattern: Pattern) -> Callable[[str], bool]:
+def _matcher(pattern: object, what: str = "jinit.reinit: rule pattern") -> Callable[[str], bool]:
+    """A predicate on path strings: glob ``str`` (whole path) or ``re.Pattern`` (fullmatch)."""
     if isinstance(pattern, re.Pattern):
         return lambda path: pattern.fullmatch(path) is not None
     if isinstance(pattern, str):
         return lambda path: fnmatch.fnmatchcase(path, pattern)
     raise TypeError(
-        f"jinit.reinit: rule pattern {pattern!r} must be a glob str or a compiled re.Pattern, "
+        f"{what} {pattern!r} must be a glob str or a compiled re.Pattern, "
         f"got {type(pattern).__name__}"
     )
 
