@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, stats
 
+from jinit._src import sampling
 from jinit._src.base import DTypeLike, Initializer, KeyArray, OutSharding, Shape
 from jinit._src.checks import (
     check_factory_dtype,
@@ -110,7 +111,7 @@ def uniform(scale: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
         dims = resolve_shape("uniform", shape)
         resolved = resolve_dtype("uniform", dtype, kinds=("float",))
         check_representable("uniform", "scale", scale, resolved)
-        sample = jax.random.uniform(key, dims, resolved, out_sharding=out_sharding)
+        sample = sampling.uniform(key, dims, resolved, out_sharding=out_sharding)
         return sample * jnp.array(scale, resolved)
 
     return init
@@ -162,7 +163,7 @@ def normal(stddev: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
         dims = resolve_shape("normal", shape)
         resolved = resolve_dtype("normal", dtype)
         check_representable("normal", "stddev x 10", stddev * _NORMAL_HEADROOM, resolved)
-        sample = jax.random.normal(key, dims, resolved, out_sharding=out_sharding)
+        sample = sampling.normal(key, dims, resolved, out_sharding=out_sharding)
         return sample * jnp.array(stddev, resolved)
 
     return init
@@ -223,7 +224,7 @@ def truncated_normal(
         check_representable(
             "truncated_normal", "stddev x max(|lower|, |upper|, 1)", largest, resolved
         )
-        sample = jax.random.truncated_normal(
+        sample = sampling.truncated_normal(
             key, lower, upper, dims, resolved, out_sharding=out_sharding
         )
         return sample * jnp.array(stddev, resolved)
@@ -282,7 +283,7 @@ def random_uniform(
         )
         low, high = _dtype_interval("random_uniform", minval, maxval, resolved, closed=False)
         work = _sampling_dtype(resolved)
-        sample = jax.random.uniform(
+        sample = sampling.uniform(
             key, dims, work, minval, maxval, out_sharding=out_sharding
         ).astype(resolved)
         return jnp.clip(sample, jnp.asarray(low), jnp.asarray(high))
@@ -334,7 +335,7 @@ def random_normal(
             "random_normal", "|mean| + 10 x stddev", abs(mean) + _NORMAL_HEADROOM * stddev, resolved
         )
         work = _sampling_dtype(resolved)
-        sample = jax.random.normal(key, dims, work, out_sharding=out_sharding)
+        sample = sampling.normal(key, dims, work, out_sharding=out_sharding)
         return (sample * jnp.asarray(stddev, work) + jnp.asarray(mean, work)).astype(resolved)
 
     return init
@@ -432,7 +433,7 @@ def trunc_normal(
         check_representable("trunc_normal", "max(|a|, |b|)", max(abs(a), abs(b)), resolved)
         low, high = _dtype_interval("trunc_normal", a, b, resolved, closed=True)
         work = _sampling_dtype(resolved)
-        z = jax.random.truncated_normal(key, alpha, beta, dims, work, out_sharding=out_sharding)
+        z = sampling.truncated_normal(key, alpha, beta, dims, work, out_sharding=out_sharding)
         sample = (z * jnp.asarray(sigma, work) + jnp.asarray(mean, work)).astype(resolved)
         return jnp.clip(sample, jnp.asarray(low), jnp.asarray(high))
 

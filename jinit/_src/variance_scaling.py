@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit._src import sampling
 from jinit._src.base import Axes, DTypeLike, Initializer, KeyArray, OutSharding, Shape
 from jinit._src.checks import (
     check_axes,
@@ -89,8 +90,8 @@ def _complex_disk(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> jax
     """Uniform on the disk of radius sqrt(2): mean 0, E|z|^2 = 1."""
     radius_key, angle_key = jax.random.split(key)
     real = _real_part_dtype(dtype)
-    radius = jnp.sqrt(2 * jax.random.uniform(radius_key, shape, real)).astype(dtype)
-    angle = 2 * np.pi * jax.random.uniform(angle_key, shape, real).astype(dtype)
+    radius = jnp.sqrt(2 * sampling.uniform(radius_key, shape, real)).astype(dtype)
+    angle = 2 * np.pi * sampling.uniform(angle_key, shape, real).astype(dtype)
     return radius * jnp.exp(1j * angle)
 
 
@@ -98,11 +99,10 @@ def _complex_truncated(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -
     """Unit complex normal with |z| < 2, by inverting the CDF of |z|^2 ~ Exp(1) on [0, 4)."""
     radius_key, angle_key = jax.random.split(key)
     real = _real_part_dtype(dtype)
-    mass = (1 - jnp.exp(jnp.array(-4.0, dtype))) * jax.random.uniform(
-        radius_key, shape, real
-    ).astype(dtype)
+    unit = sampling.uniform(radius_key, shape, real).astype(dtype)
+    mass = (1 - jnp.exp(jnp.array(-4.0, dtype))) * unit
     radius = jnp.sqrt(-jnp.log(1 - mass))
-    angle = 2 * np.pi * jax.random.uniform(angle_key, shape, real).astype(dtype)
+    angle = 2 * np.pi * sampling.uniform(angle_key, shape, real).astype(dtype)
     return radius * jnp.exp(1j * angle)
 
 
@@ -167,17 +167,17 @@ def variance_scaling_for(
         if distribution == "truncated_normal":
             if is_real:
                 stddev = jnp.sqrt(variance) / jnp.array(REAL_TRUNCATED_STD, resolved)
-                sample = jax.random.truncated_normal(
+                sample = sampling.truncated_normal(
                     key, -2, 2, dims, resolved, out_sharding=out_sharding
                 )
                 return sample * stddev
             stddev = jnp.sqrt(variance) / jnp.array(COMPLEX_TRUNCATED_STD, resolved)
             return place(_complex_truncated(key, dims, resolved) * stddev, out_sharding)
         if distribution == "normal":
-            sample = jax.random.normal(key, dims, resolved, out_sharding=out_sharding)
+            sample = sampling.normal(key, dims, resolved, out_sharding=out_sharding)
             return sample * jnp.sqrt(variance)
         if is_real:
-            sample = jax.random.uniform(key, dims, resolved, -1, out_sharding=out_sharding)
+            sample = sampling.uniform(key, dims, resolved, -1, out_sharding=out_sharding)
             return sample * jnp.sqrt(3 * variance)
         return place(_complex_disk(key, dims, resolved) * jnp.sqrt(variance), out_sharding)
 
