@@ -7,6 +7,18 @@ test itself (see ``tests/stats_util.py``).
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+# JAX's persistent compilation cache, shared by the pytest workers and the processes they start
+# (notebook kernels, CLI subprocesses): identical XLA programs -- the same model compiled by a
+# test and by a notebook, or by both workers -- compile once per run instead of once per
+# process. Set through the environment, before JAX is imported, so the children inherit it.
+# An existing JAX_COMPILATION_CACHE_DIR is respected.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "jax-compilation"
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(_CACHE)
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import hypothesis
 import jax
