@@ -37,11 +37,13 @@ from jinit._src.distributions import random_uniform as random_uniform
 from jinit._src.distributions import trunc_normal as trunc_normal
 from jinit._src.distributions import truncated_normal as truncated_normal
 from jinit._src.distributions import uniform as uniform
+from jinit._src.ensemble import ensemble_init as ensemble_init
 from jinit._src.fans import Fans as Fans
 from jinit._src.fans import compute_fans as compute_fans
 from jinit._src.gain import ACTIVATIONS as ACTIVATIONS
 from jinit._src.gain import calculate_gain as calculate_gain
 from jinit._src.gain import gain as gain
+from jinit._src.grouped import init_params as init_params
 from jinit._src.identity import dirac as dirac
 from jinit._src.identity import eye as eye
 from jinit._src.identity import identity as identity
@@ -103,6 +105,7 @@ __all__ = [
     "delta_orthogonal",
     "diagnose",
     "dirac",
+    "ensemble_init",
     "eye",
     "fixup_rules",
     "flax_preset",
@@ -113,6 +116,7 @@ __all__ = [
     "he_normal",
     "he_uniform",
     "identity",
+    "init_params",
     "kaiming_normal",
     "kaiming_uniform",
     "keras_preset",

@@ -66,6 +66,15 @@ def path_key(key: KeyArray, path: str) -> KeyArray:
     """
     if not isinstance(path, str):
         raise TypeError(f"jinit.path_key: path must be a str, got {type(path).__name__}")
-    digest = hashlib.sha256(path.encode("utf-8")).digest()
-    high, low = int.from_bytes(digest[:4], "little"), int.from_bytes(digest[4:8], "little")
+    high, low = path_words(path)
     return jax.random.fold_in(jax.random.fold_in(key, high), low)
+
+
+def path_words(path: str) -> tuple[int, int]:
+    """The two 32-bit words :func:`path_key` folds into the key.
+
+    They are the first 8 bytes of the path's SHA-256, little-endian; batched initialization
+    (:func:`jinit.init_params`) folds them in on device.
+    """
+    digest = hashlib.sha256(path.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "little"), int.from_bytes(digest[4:8], "little")

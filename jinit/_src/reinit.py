@@ -32,7 +32,15 @@ from jinit._src.base import Axes, Initializer, KeyArray
 from jinit._src.fans import compute_fans
 from jinit._src.paths import path_key, path_string
 
-__all__ = ["ReinitReport", "layer_axes", "reinit", "reinit_with_report"]
+__all__ = [
+    "Assignment",
+    "Plan",
+    "ReinitReport",
+    "layer_axes",
+    "plan",
+    "reinit",
+    "reinit_with_report",
+]
 
 Pattern = str | re.Pattern[str]
 _ATTENTION_INPUTS = ("query", "key", "value", "qkv", "kv")
@@ -139,6 +147,121 @@ def _label(pattern: Pattern) -> str:
     return f"re:{pattern.pattern}" if isinstance(pattern, re.Pattern) else pattern
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """One matched parameter: where it is, what initializes it, and what it can batch with.
+
+    Attributes:
+      index: the leaf's position in the flattened tree.
+      path: the parameter's path string.
+      label: the rule that matched, as :class:`ReinitReport` names it.
+      initializer: the initializer (a factory rule already called with the layer's axes or fan).
+      group: ``(rule value, factory kind, factory arguments, shape, dtype name)``, hashable;
+        parameters with equal ``group`` share one initializer, shape and dtype, so one batched
+        call over their keys initializes them all, and it can key a compilation cache.
+      shape: the parameter's shape.
+      dtype: the parameter's dtype.
+    """
+
+    index: int
+    path: str
+    label: str
+    initializer: Initializer
+    group: tuple[Any, ...]
+    shape: tuple[int, ...]
+    dtype: Any
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`plan` resolved: the flattened tree and every matched parameter."""
+
+    leaves: list[Any]
+    treedef: Any
+    assignments: list[Assignment]
+    report: ReinitReport
+
+
+def plan(
+    target: Any,
+    rules: Mapping[Pattern, Initializer | Callable[..., Initializer]],
+    *,
+    strict: bool = True,
+    stacked: Sequence[Pattern] = (),
+    owner: str = "jinit.reinit",
+) -> Plan:
+    """Match ``rules`` to the leaves of ``target`` (a pytree; nnx Modules are split by callers)."""
+    if not isinstance(rules, Mapping) or not rules:
+        raise TypeError(
+            f"{owner}: rules must be a non-empty mapping {{pattern: initializer}}, got {rules!r}"
+        )
+    compiled = []
+    for number, (pattern, init) in enumerate(rules.items()):
+        if not callable(init):
+            raise TypeError(
+                f"{owner}: rule {_label(pattern)!r} maps to {init!r}, which is not an "
+                "initializer (key, shape, dtype) -> Array or a factory taking in_axis/out_axis"
+            )
+        compiled.append((number, pattern, _matcher(pattern), init, _factory_kind(init)))
+    stack_matchers = [_matcher(p) for p in stacked]
+
+    leaves_with_paths, treedef = jax.tree_util.tree_flatten_with_path(target)
+    paths = [path_string(p) for p, _ in leaves_with_paths]
+    leaves = [leaf for _, leaf in leaves_with_paths]
+    shapes = {path: getattr(leaf, "shape", None) for path, leaf in zip(paths, leaves, strict=True)}
+    touched: dict[str, list[str]] = {_label(r[1]): [] for r in compiled}
+    untouched = []
+    assignments = []
+    for index, (path, leaf) in enumerate(zip(paths, leaves, strict=True)):
+        rule = next((r for r in compiled if r[2](path)), None)
+        if rule is None:
+            untouched.append(path)
+            continue
+        number, pattern, _, rule_value, kind = rule
+        if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype")):
+            raise TypeError(
+                f"{owner}: rule {_label(pattern)!r} matches {path!r}, which is a "
+                f"{type(leaf).__name__}, not an array"
+            )
+        shape = tuple(leaf.shape)
+        parent = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
+        n_stacked = int(any(m(path) for m in stack_matchers))
+        arguments: tuple[Any, ...] = ()
+        if kind == "axes":
+            bias = shapes.get(f"{parent}bias")
+            axes = layer_axes(path, shape, bias_shape=bias, stacked=n_stacked)
+            initializer = cast(Callable[..., Initializer], rule_value)(**axes)
+            arguments = tuple(sorted(axes.items()))
+        elif kind == "fan_in":
+            kernel = shapes.get(f"{parent}kernel")
+            if kernel is None:
+                raise ValueError(
+                    f"{owner}: rule {_label(pattern)!r} needs the fan-in of a kernel beside "
+                    f"{path!r}, but there is no {parent}kernel"
+                )
+            axes = layer_axes(f"{parent}kernel", kernel, bias_shape=shape, stacked=n_stacked)
+            fan_in = float(
+                compute_fans(kernel, axes["in_axis"], axes["out_axis"], axes["batch_axis"]).fan_in
+            )
+            initializer = cast(Callable[..., Initializer], rule_value)(fan_in=fan_in)
+            arguments = (fan_in,)
+        else:
+            initializer = cast(Initializer, rule_value)
+        group = (rule_value, kind, arguments, shape, str(leaf.dtype))
+        label = _label(pattern)
+        assignments.append(Assignment(index, path, label, initializer, group, shape, leaf.dtype))
+        touched[label].append(path)
+    unused = [label for label, hit in touched.items() if not hit]
+    if strict and unused:
+        raise ValueError(
+            f"{owner}: rule(s) {unused} matched no parameter (strict=True). Paths look "
+            f"like {paths[:3]}{' ...' if len(paths) > 3 else ''}; start a glob with '*' to match "
+            "at any depth, or pass strict=False"
+        )
+    report = ReinitReport({k: tuple(v) for k, v in touched.items()}, tuple(untouched))
+    return Plan(leaves, treedef, assignments, report)
+
+
 def reinit_with_report(
     target: Any,
     rules: Mapping[Pattern, Initializer | Callable[..., Initializer]],
@@ -148,21 +271,6 @@ def reinit_with_report(
     stacked: Sequence[Pattern] = (),
 ) -> tuple[Any, ReinitReport]:
     """Like :func:`reinit`, and also return the :class:`ReinitReport`."""
-    if not isinstance(rules, Mapping) or not rules:
-        raise TypeError(
-            "jinit.reinit: rules must be a non-empty mapping {pattern: initializer}, got "
-            f"{rules!r}"
-        )
-    compiled = []
-    for pattern, init in rules.items():
-        if not callable(init):
-            raise TypeError(
-                f"jinit.reinit: rule {_label(pattern)!r} maps to {init!r}, which is not an "
-                "initializer (key, shape, dtype) -> Array or a factory taking in_axis/out_axis"
-            )
-        compiled.append((pattern, _matcher(pattern), init, _factory_kind(init)))
-    stack_matchers = [_matcher(p) for p in stacked]
-
     from flax import nnx  # a dependency; imported here to keep `import jinit` light
 
     if isinstance(target, nnx.Module):
@@ -170,57 +278,11 @@ def reinit_with_report(
         new_state, report = reinit_with_report(state, rules, key, strict=strict, stacked=stacked)
         return nnx.merge(graphdef, new_state), report
 
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(target)
-    paths = [path_string(p) for p, _ in leaves]
-    shapes = {
-        path: getattr(leaf, "shape", None) for path, (_, leaf) in zip(paths, leaves, strict=True)
-    }
-    touched: dict[str, list[str]] = {_label(p): [] for p, *_ in compiled}
-    untouched = []
-    new_leaves = []
-    for path, (_, leaf) in zip(paths, leaves, strict=True):
-        rule = next((r for r in compiled if r[1](path)), None)
-        if rule is None:
-            untouched.append(path)
-            new_leaves.append(leaf)
-            continue
-        pattern, _, rule_value, kind = rule
-        if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype")):
-            raise TypeError(
-                f"jinit.reinit: rule {_label(pattern)!r} matches {path!r}, which is a "
-                f"{type(leaf).__name__}, not an array"
-            )
-        parent = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
-        n_stacked = int(any(m(path) for m in stack_matchers))
-        if kind == "axes":
-            bias = shapes.get(f"{parent}bias")
-            axes = layer_axes(path, leaf.shape, bias_shape=bias, stacked=n_stacked)
-            initializer = cast(Callable[..., Initializer], rule_value)(**axes)
-        elif kind == "fan_in":
-            kernel = shapes.get(f"{parent}kernel")
-            if kernel is None:
-                raise ValueError(
-                    f"jinit.reinit: rule {_label(pattern)!r} needs the fan-in of a kernel beside "
-                    f"{path!r}, but there is no {parent}kernel"
-                )
-            axes = layer_axes(f"{parent}kernel", kernel, bias_shape=leaf.shape, stacked=n_stacked)
-            fan_in = compute_fans(
-                kernel, axes["in_axis"], axes["out_axis"], axes["batch_axis"]
-            ).fan_in
-            initializer = cast(Callable[..., Initializer], rule_value)(fan_in=float(fan_in))
-        else:
-            initializer = cast(Initializer, rule_value)
-        new_leaves.append(initializer(path_key(key, path), tuple(leaf.shape), leaf.dtype))
-        touched[_label(pattern)].append(path)
-    unused = [label for label, hit in touched.items() if not hit]
-    if strict and unused:
-        raise ValueError(
-            f"jinit.reinit: rule(s) {unused} matched no parameter (strict=True). Paths look "
-            f"like {paths[:3]}{' ...' if len(paths) > 3 else ''}; start a glob with '*' to match "
-            "at any depth, or pass strict=False"
-        )
-    report = ReinitReport({k: tuple(v) for k, v in touched.items()}, tuple(untouched))
-    return jax.tree_util.tree_unflatten(treedef, new_leaves), report
+    resolved = plan(target, rules, strict=strict, stacked=stacked)
+    new_leaves = list(resolved.leaves)
+    for a in resolved.assignments:
+        new_leaves[a.index] = a.initializer(path_key(key, a.path), a.shape, a.dtype)
+    return jax.tree_util.tree_unflatten(resolved.treedef, new_leaves), resolved.report
 
 
 def reinit(

@@ -1,0 +1,136 @@
+"""``init_params``: grouped, one-jit initialization equals ``reinit`` leaf by leaf, bit for bit."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import jinit
+from jinit._src.grouped import _groups
+from jinit._src.reinit import plan
+from tests.conftest import assert_bit_identical
+
+
+class MLP(nn.Module):
+    depth: int
+    width: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for _ in range(self.depth):
+            x = nn.relu(nn.Dense(self.width)(x))
+        return nn.Dense(3)(x)
+
+
+class ConvNet(nn.Module):
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = nn.Conv(8, (3, 3))(x)
+        x = nn.Conv(8, (3, 3))(x)
+        x = nn.Conv(8, (3, 3), feature_group_count=2)(x)
+        return nn.Dense(4)(x.reshape(x.shape[0], -1))
+
+
+RULES = {"*kernel": jinit.he_normal, "*bias": jinit.torch_bias}
+
+
+def _assert_same_tree(a: object, b: object) -> None:
+    assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        assert_bit_identical(x, y)
+
+
+@pytest.mark.parametrize(
+    ("model", "x"),
+    [(MLP(6, 16), jnp.ones((1, 5))), (ConvNet(), jnp.ones((1, 6, 6, 3)))],
+    ids=["mlp", "conv"],
+)
+def test_equals_reinit_bit_for_bit(model: nn.Module, x: jax.Array) -> None:
+    abstract = jax.eval_shape(model.init, jax.random.key(0), x)
+    grouped = jinit.init_params(abstract, RULES, jax.random.key(7))
+    assert all(isinstance(leaf, jax.Array) for leaf in jax.tree.leaves(grouped))
+    _assert_same_tree(grouped, jinit.reinit(abstract, RULES, jax.random.key(7)))
+    # ... and each leaf is its initializer at its own path key (the reinit contract)
+    kernel = grouped["params"]["Dense_0" if isinstance(model, MLP) else "Conv_1"]["kernel"]
+    path = "params/Dense_0/kernel" if isinstance(model, MLP) else "params/Conv_1/kernel"
+    expected = jinit.he_normal(**jinit.layer_axes(path, kernel.shape))(
+        jinit.path_key(jax.random.key(7), path), kernel.shape, kernel.dtype
+    )
+    assert_bit_identical(kernel, expected)
+
+
+def test_groups_follow_shapes_and_rules_not_layers() -> None:
+    abstract = jax.eval_shape(MLP(20, 16).init, jax.random.key(0), jnp.ones((1, 5)))
+    groups = _groups(plan(abstract, RULES).assignments)
+    # kernels (5,16) (16,16)x19 (16,3); biases: fan_in 5 / 16 with shape (16,), fan_in 16 (3,)
+    sizes = sorted(len(g) for g in groups)
+    assert sizes == [1, 1, 1, 1, 19, 19], sizes
+    assert len(jax.tree.leaves(abstract)) == 42
+
+
+def test_keys_are_stable_when_the_model_grows() -> None:
+    small = jax.eval_shape(MLP(3, 16).init, jax.random.key(0), jnp.ones((1, 5)))
+    large = jax.eval_shape(MLP(5, 16).init, jax.random.key(0), jnp.ones((1, 5)))
+    a = jinit.init_params(small, RULES, jax.random.key(1))["params"]
+    b = jinit.init_params(large, RULES, jax.random.key(1))["params"]
+    for name in ("Dense_0", "Dense_1", "Dense_2"):  # Dense_3 is the read-out in `small`
+        assert_bit_identical(a[name]["kernel"], b[name]["kernel"])
+
+
+def test_unmatched_leaves_pass_through_and_strict_still_applies() -> None:
+    abstract = jax.eval_shape(MLP(2, 8).init, jax.random.key(0), jnp.ones((1, 4)))
+    out = jinit.init_params(abstract, {"*kernel": jinit.glorot_uniform()}, jax.random.key(0))
+    assert isinstance(out["params"]["Dense_0"]["bias"], jax.ShapeDtypeStruct)
+    with pytest.raises(ValueError, match=r"jinit.init_params: rule\(s\) \['\*embedding'\]"):
+        jinit.init_params(abstract, {"*embedding": jinit.normal(1.0)}, jax.random.key(0))
+    with pytest.raises(TypeError, match=r"jinit\.init_params: rules must be a non-empty mapping"):
+        jinit.init_params(abstract, {}, jax.random.key(0))
+
+
+def test_stacked_layers_and_nnx_modules() -> None:
+    params = {"blocks": {"kernel": jax.ShapeDtypeStruct((4, 32, 16), jnp.float32)}}
+    rules = {"*kernel": jinit.he_normal}
+    out = jinit.init_params(params, rules, jax.random.key(2), stacked=("blocks/*",))
+    ref = jinit.reinit(params, rules, jax.random.key(2), stacked=("blocks/*",))
+    _assert_same_tree(out, ref)
+    assert not np.array_equal(out["blocks"]["kernel"][0], out["blocks"]["kernel"][1])
+
+    model = nnx.Sequential(nnx.Linear(4, 8, rngs=nnx.Rngs(0)), nnx.Linear(8, 2, rngs=nnx.Rngs(1)))
+    new = jinit.init_params(model, {"*kernel": jinit.orthogonal()}, jax.random.key(3))
+    ref_model = jinit.reinit(model, {"*kernel": jinit.orthogonal()}, jax.random.key(3))
+    assert isinstance(new, nnx.Sequential) and new is not model
+    _assert_same_tree(nnx.state(new), nnx.state(ref_model))
+
+
+# ----------------------------------------------------------------------------- ensembles
+
+
+@pytest.mark.parametrize("batch_size", [None, 3], ids=["map", "chunks-of-3"])
+def test_ensemble_copies_equal_one_init_per_split_key(batch_size: int | None) -> None:
+    model, x = MLP(2, 8), jnp.ones((1, 5))
+    stacked = jinit.ensemble_init(model.init, jax.random.key(4), 7, x, batch_size=batch_size)
+    keys = jax.random.split(jax.random.key(4), 7)
+    assert stacked["params"]["Dense_0"]["kernel"].shape == (7, 5, 8)
+    for i in (0, 3, 6):  # 7 = 2 chunks of 3 + a remainder of 1 with batch_size=3
+        one = model.init(keys[i], x)
+        _assert_same_tree(jax.tree.map(lambda leaf, i=i: leaf[i], stacked), one)
+    kernels = np.asarray(stacked["params"]["Dense_1"]["kernel"])
+    assert not np.array_equal(kernels[0], kernels[1])
+
+
+def test_ensemble_kwargs_and_bad_arguments() -> None:
+    def init_fn(key: jax.Array, *, width: int) -> dict[str, jax.Array]:
+        return {"w": jinit.he_normal()(key, (4, width))}
+
+    out = jinit.ensemble_init(init_fn, jax.random.key(0), 2, width=3)
+    assert out["w"].shape == (2, 4, 3)
+    with pytest.raises(ValueError, match=r"jinit\.ensemble_init: n must be >= 1, got 0"):
+        jinit.ensemble_init(init_fn, jax.random.key(0), 0, width=3)
+    with pytest.raises(TypeError, match=r"jinit\.ensemble_init: batch_size must be an int"):
+        jinit.ensemble_init(init_fn, jax.random.key(0), 2, batch_size=1.5, width=3)
+    with pytest.raises(TypeError, match="init_fn must be callable"):
+        jinit.ensemble_init("model", jax.random.key(0), 2)
