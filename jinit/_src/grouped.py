@@ -105,6 +105,7 @@ def init_params(
     *,
     strict: bool = True,
     stacked: Sequence[Pattern] = (),
+    out_shardings: Any = None,
 ) -> Any:
     """Initialize every parameter the rules match, grouped into one compiled call.
 
@@ -122,6 +123,15 @@ def init_params(
       key: the base key; each parameter's key is ``jinit.path_key(key, path)``.
       strict: raise if a rule matches no parameter.
       stacked: patterns of parameters with a leading stack axis (see :func:`jinit.reinit`).
+      out_shardings: where each parameter lives: a tree of the structure of ``target`` whose
+        leaves are ``jax.sharding.NamedSharding`` or ``None`` (e.g. ``NamedSharding(mesh, spec)``
+        over the specs of ``nn.get_partition_spec(abstract)``), or a function
+        ``(path, shape) -> NamedSharding | None``. A sharded parameter is drawn with
+        ``out_sharding`` inside the jit, so with ``jax_threefry_partitionable`` (JAX's default)
+        each device computes only its own shard, and the values equal the unsharded ones bit
+        for bit whatever the mesh. Sharded parameters are drawn one by one (not vmapped) so the
+        sharding reaches the random-bit generator. ``orthogonal``/``identity``/``dirac`` build
+        the whole matrix, then place it: each device keeps only its shard, but computes it all.
 
     Returns:
       A tree of the same structure with every matched leaf a ``jax.Array``.
@@ -151,19 +161,81 @@ def init_params(
         return nnx.merge(graphdef, new_state)
 
     resolved = plan(target, rules, strict=strict, stacked=stacked, owner="jinit.init_params")
-    groups = _groups(resolved.assignments)
-    words = [
-        jnp.asarray(np.array([path_words(a.path) for a in members], np.uint32))
-        for members in groups
-    ]
-    signature = tuple(members[0].group for members in groups)
-    try:
-        build = _builder(signature)
-    except TypeError:  # an unhashable rule value: build for this call only
-        build = _builder.__wrapped__(signature)
-    values = build(key, words)
+    shardings = _shardings(out_shardings, target, resolved.assignments)
     new_leaves = list(resolved.leaves)
-    for members, arrays in zip(groups, values, strict=True):
-        for a, array in zip(members, arrays, strict=True):
+    plain = [a for a in resolved.assignments if shardings.get(a.index) is None]
+    placed = [a for a in resolved.assignments if shardings.get(a.index) is not None]
+    if plain:
+        groups = _groups(plain)
+        words = [
+            jnp.asarray(np.array([path_words(a.path) for a in members], np.uint32))
+            for members in groups
+        ]
+        signature = tuple(members[0].group for members in groups)
+        try:
+            build = _builder(signature)
+        except TypeError:  # an unhashable rule value: build for this call only
+            build = _builder.__wrapped__(signature)
+        for members, arrays in zip(groups, build(key, words), strict=True):
+            for a, array in zip(members, arrays, strict=True):
+                new_leaves[a.index] = array
+    if placed:
+        for a, array in zip(placed, _draw_sharded(placed, shardings, key), strict=True):
             new_leaves[a.index] = array
     return jax.tree_util.tree_unflatten(resolved.treedef, new_leaves)
+
+
+def _shardings(
+    out_shardings: Any, target: Any, assignments: Sequence[Assignment]
+) -> dict[int, jax.sharding.NamedSharding]:
+    """``{leaf index: sharding}`` for the matched leaves that have one."""
+    if out_shardings is None:
+        return {}
+    if callable(out_shardings):
+        found = {a.index: out_shardings(a.path, a.shape) for a in assignments}
+    else:
+        leaves = jax.tree_util.tree_leaves(
+            out_shardings,
+            is_leaf=lambda x: x is None or isinstance(x, jax.sharding.Sharding),
+        )
+        n_target = len(jax.tree_util.tree_leaves(target))
+        if len(leaves) != n_target:
+            raise ValueError(
+                "jinit.init_params: out_shardings must have one entry (a Sharding or None) per "
+                f"leaf of target: target has {n_target} leaves, out_shardings {len(leaves)}"
+            )
+        found = {a.index: leaves[a.index] for a in assignments}
+    for index, sharding in found.items():
+        if sharding is not None and not isinstance(sharding, jax.sharding.NamedSharding):
+            raise TypeError(
+                "jinit.init_params: out_shardings entries must be jax.sharding.NamedSharding or "
+                f"None, got {type(sharding).__name__} for leaf {index}"
+            )
+    return {i: s for i, s in found.items() if s is not None}
+
+
+def _draw_sharded(
+    placed: Sequence[Assignment],
+    shardings: Mapping[int, jax.sharding.NamedSharding],
+    key: KeyArray,
+) -> list[jax.Array]:
+    """Draw each sharded parameter with ``out_sharding`` in one jit (inside its mesh)."""
+    words = jnp.asarray(np.array([path_words(a.path) for a in placed], np.uint32))
+    targets = [shardings[a.index] for a in placed]
+
+    @jax.jit
+    def draw(key: KeyArray, words: jax.Array) -> list[jax.Array]:
+        return [
+            a.initializer(_fold(key, words[i]), a.shape, a.dtype, out_sharding=sharding)
+            for i, (a, sharding) in enumerate(zip(placed, targets, strict=True))
+        ]
+
+    meshes = {
+        s.mesh
+        for s in targets
+        if isinstance(s, jax.sharding.NamedSharding) and isinstance(s.mesh, jax.sharding.Mesh)
+    }
+    if len(meshes) == 1:
+        with jax.set_mesh(meshes.pop()):  # explicit out_sharding needs its mesh in context
+            return list(draw(key, words))
+    return list(draw(key, words))
