@@ -10,7 +10,7 @@ import pytest
 from flax import nnx
 
 import jinit
-from jinit._src.grouped import _groups
+from jinit._src.grouped import _group_fn, _groups
 from jinit._src.reinit import plan
 from tests.conftest import assert_bit_identical
 
@@ -70,6 +70,38 @@ def test_groups_follow_shapes_and_rules_not_layers() -> None:
     sizes = sorted(len(g) for g in groups)
     assert sizes == [1, 1, 1, 1, 19, 19], sizes
     assert len(jax.tree.leaves(abstract)) == 42
+
+
+def test_one_compiled_draw_per_group_shared_across_depths() -> None:
+    """XLA compiles once per (rule, arguments, shape, dtype), not once per layer."""
+    _group_fn.cache_clear()
+    x = jnp.ones((1, 5))
+    deep = jinit.init_params(
+        jax.eval_shape(MLP(20, 16).init, jax.random.key(0), x), RULES, jax.random.key(1)
+    )
+    groups = _group_fn.cache_info().currsize
+    assert groups == 6, groups  # the six groups of test_groups_follow_shapes_and_rules_not_layers
+    deeper = jinit.init_params(
+        jax.eval_shape(MLP(30, 16).init, jax.random.key(0), x), RULES, jax.random.key(1)
+    )
+    info = _group_fn.cache_info()
+    assert (info.currsize, info.misses) == (6, 6), info  # 30 layers reuse the same six draws
+    compiled = [
+        _group_fn(members[0].group)._cache_size()  # type: ignore[attr-defined]
+        for members in _groups(plan(deep, RULES).assignments)
+    ]
+    assert compiled == [1] * 6, compiled  # one executable each, whatever the number of layers
+    assert_bit_identical(deep["params"]["Dense_5"]["kernel"], deeper["params"]["Dense_5"]["kernel"])
+
+
+def test_rbg_keys_equal_reinit_too() -> None:
+    """Each parameter is its own unbatched draw, so even rbg keys match leaf by leaf."""
+    abstract = jax.eval_shape(MLP(4, 16).init, jax.random.key(0), jnp.ones((1, 5)))
+    for impl in ("rbg", "unsafe_rbg"):
+        key = jax.random.key(5, impl=impl)
+        _assert_same_tree(
+            jinit.init_params(abstract, RULES, key), jinit.reinit(abstract, RULES, key)
+        )
 
 
 def test_keys_are_stable_when_the_model_grows() -> None:
