@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jinit._src.base import Initializer
+from jinit._src.ensemble import ensemble_init
 from jinit._src.study.data import load_dataset
 from jinit._src.study.inits import resolve_init
 from jinit._src.study.matrix import MatrixConfig, run_matrix
@@ -163,8 +164,9 @@ def run_deep_linear(
         run = jax.jit(jax.vmap(train))
         for label, init in inits.items():
             module = spec.build(_deep_linear_init(init), 10, None)
-            keys = jax.random.split(jax.random.key(seed), seeds)
-            params = jax.vmap(lambda k, m=module, z=zs: m.init(k, z[:1])["params"])(keys)
+            params = ensemble_init(  # seed i: init at jax.random.split(key(seed), seeds)[i]
+                lambda k, m=module, z=zs: m.init(k, z[:1])["params"], jax.random.key(seed), seeds
+            )
             losses = np.asarray(run(params), np.float64)
             found = []
             for curve in losses:

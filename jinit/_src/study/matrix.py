@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit._src.ensemble import ensemble_init
 from jinit._src.study.data import Dataset, load_dataset
 from jinit._src.study.inits import resolve_init
 from jinit._src.study.models import ModelSpec, init_params
@@ -142,7 +143,6 @@ def run_matrix(
     data = load_dataset(config.dataset) if data is None else data
     arrays = (data.x_train, data.y_train, data.x_test, data.y_test)
     base = jax.random.key(config.seed)
-    init_keys = jax.random.split(jax.random.fold_in(base, 0), config.seeds)
     batch_keys = jax.random.split(jax.random.fold_in(base, 1), config.seeds)
     apply_module = config.model.build(resolve_init("zeros"), data.n_classes, data.image_shape)
     params_cache: dict[str, Any] = {}
@@ -150,8 +150,13 @@ def run_matrix(
     def initial_params(init: str) -> Any:
         if init not in params_cache:
             module = config.model.build(resolve_init(init), data.n_classes, data.image_shape)
-            make = jax.vmap(lambda key: init_params(module, key, data.n_features))
-            params_cache[init] = jax.tree.map(np.asarray, jax.jit(make)(init_keys))
+            # seed i: init_params(module, split(fold_in(base, 0), seeds)[i]), one compiled call
+            params = ensemble_init(
+                lambda key: init_params(module, key, data.n_features),
+                jax.random.fold_in(base, 0),
+                config.seeds,
+            )
+            params_cache[init] = jax.tree.map(np.asarray, params)
         return params_cache[init]
 
     cells: dict[tuple[str, str], dict[str, Any]] = {}
