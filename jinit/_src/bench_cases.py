@@ -82,6 +82,9 @@ class Case:
       entry: the catalogue name of the factory (default: ``name``).
       anchored: ``jax.nn.initializers`` has the factory under the same name.
       layout: which shape the case runs at (see :data:`Layout`).
+      jinit_kwargs: keyword arguments of the jinit factory only (``method="householder"``).
+      same_bits: jinit promises jax's bits for this case (checked by the benchmark); ``False``
+        for a faster algorithm that draws the same distribution from other bits.
     """
 
     name: str
@@ -91,18 +94,20 @@ class Case:
     entry: str = ""
     anchored: bool = True
     layout: Layout = "dense"
+    jinit_kwargs: Mapping[str, str] = field(default_factory=dict)
+    same_bits: bool = True
 
     def __post_init__(self) -> None:
         """Default the catalogue name to the case name."""
         object.__setattr__(self, "entry", self.entry or self.name)
 
-    def _build(self, factory: Callable[..., object]) -> InitFn:
-        init = factory if self.args is None else factory(*self.args)
+    def _build(self, factory: Callable[..., object], **kwargs: str) -> InitFn:
+        init = factory if self.args is None else factory(*self.args, **kwargs)
         return cast(InitFn, init)
 
     def jinit_init(self) -> InitFn:
         """The jinit initializer."""
-        return self._build(_FACTORIES[self.entry])
+        return self._build(_FACTORIES[self.entry], **self.jinit_kwargs)
 
     def jax_init(self) -> InitFn | None:
         """The ``jax.nn.initializers`` counterpart, or ``None`` for jinit-only initializers."""
@@ -151,6 +156,15 @@ CASES: tuple[Case, ...] = (
     Case("lecun_normal", (), "kaiming_normal_", {"nonlinearity": "linear"}),
     Case("lecun_uniform", (), "kaiming_uniform_", {"nonlinearity": "linear"}),
     Case("orthogonal", (), "orthogonal_", layout="orthogonal"),
+    Case(
+        "orthogonal_householder",
+        (),
+        "orthogonal_",
+        entry="orthogonal",
+        layout="orthogonal",
+        jinit_kwargs={"method": "householder"},
+        same_bits=False,
+    ),
     Case("delta_orthogonal", (), None, layout="conv_orthogonal"),
     Case("trunc_normal", tuple(_TRUNC.values()), "trunc_normal_", _TRUNC, anchored=False),
     Case("random_uniform", (), "uniform_", {"a": -0.05, "b": 0.05}, anchored=False),

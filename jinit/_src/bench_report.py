@@ -28,7 +28,8 @@ class BenchResult(TypedDict):
 
     ``jinit_over_jax`` below 1 means jinit is faster. ``x_fill`` is jinit's time over the
     fill's; ``gb_per_s`` and ``elements_per_s`` are jinit's output throughput.
-    ``bit_identical`` is ``None`` without a jax anchor.
+    ``bit_identical`` is ``None`` without a jax anchor, and for a case that draws the same
+    distribution from other bits (``orthogonal_householder``).
     """
 
     name: str
@@ -159,7 +160,8 @@ def _describe(meta: BenchMeta) -> list[str]:
         f"static_argnums=(1, 2))` after `jax.clear_caches()`, tracing included{cache}.",
         "× fill: jinit's time over a jitted `jnp.full` of the same bytes on the same device. "
         "elements/s and GB/s: jinit's output. jinit/jax < 1: jinit is faster. "
-        "bit-identical: jinit's and jax's bytes are equal for the same key.",
+        "bit-identical: jinit's and jax's bytes are equal for the same key (— where jinit "
+        "draws the same distribution from other bits by design: `orthogonal_householder`).",
     ]
 
 
