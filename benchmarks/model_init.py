@@ -13,7 +13,7 @@ every time, so compile time is included, then the warm call):
 
 Writes ``benchmarks/results/model_init_<device>.json`` and ``.md``.
 
-Run: ``python benchmarks/model_init.py [--depth 96 --width 1024 --copies 64 --repeats 3]``
+Run: ``python benchmarks/model_init.py [--depth 96 --width 1024 --copies 64 --repeats 5]``
 """
 
 from __future__ import annotations
@@ -62,13 +62,25 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def first_and_warm(make: Callable[[], Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Seconds of the first call of a freshly built function, and the median warm call."""
-    jax.clear_caches()
-    fn = make()
-    first = timed(fn)
-    warm = statistics.median(timed(fn) for _ in range(repeats))
-    return {"first_s": first, "warm_s": warm}
+def compare(makes: dict[str, Callable[[], Callable[[], Any]]], repeats: int) -> dict[str, Any]:
+    """Median first-call and warm seconds of each method, the methods interleaved per round.
+
+    Each round clears JAX's caches, builds every method afresh and times its first call
+    (compile included), then three warm calls. Interleaving the methods round by round keeps a
+    drift in machine speed from favouring one of them.
+    """
+    firsts: dict[str, list[float]] = {name: [] for name in makes}
+    warms: dict[str, list[float]] = {name: [] for name in makes}
+    for _ in range(repeats):
+        for name, make in makes.items():
+            jax.clear_caches()
+            fn = make()
+            firsts[name].append(timed(fn))
+            warms[name].extend(timed(fn) for _ in range(3))
+    return {
+        name: {"first_s": statistics.median(firsts[name]), "warm_s": statistics.median(warms[name])}
+        for name in makes
+    }
 
 
 def deep_model(depth: int, width: int, repeats: int) -> dict[str, Any]:
@@ -88,8 +100,8 @@ def deep_model(depth: int, width: int, repeats: int) -> dict[str, Any]:
 
         return run
 
-    a = first_and_warm(anchor, repeats)
-    g = first_and_warm(grouped, repeats)
+    times = compare({"anchor": anchor, "grouped": grouped}, repeats)
+    a, g = times["anchor"], times["grouped"]
     return {
         "work": f"{depth} x Dense({width}) model, f32, "
         f"{(depth + 1) * width * width * 4 / 2**30:.2f} GiB of parameters",
@@ -123,15 +135,16 @@ def ensemble(copies: int, depth: int, width: int, repeats: int) -> list[dict[str
 
         return make
 
-    loop_t = first_and_warm(loop, repeats)
+    methods = {
+        "loop of jax.jit(model.init) (anchor)": loop,
+        "jax.jit(jax.vmap(model.init))": vmapped,
+        "jinit.ensemble_init (lax.map)": mapped(None),
+        f"jinit.ensemble_init(batch_size={copies})": mapped(copies),
+    }
+    times = compare(methods, repeats)
+    loop_t = times["loop of jax.jit(model.init) (anchor)"]
     rows = []
-    for label, make in [
-        ("loop of jax.jit(model.init) (anchor)", loop),
-        ("jax.jit(jax.vmap(model.init))", vmapped),
-        ("jinit.ensemble_init (lax.map)", mapped(None)),
-        (f"jinit.ensemble_init(batch_size={copies})", mapped(copies)),
-    ]:
-        t = loop_t if make is loop else first_and_warm(make, repeats)
+    for label, t in times.items():
         rows.append(
             {
                 "work": f"{copies} MLPs {depth} x {width}",
@@ -149,8 +162,9 @@ def markdown(meta: dict[str, Any], deep: dict[str, Any], ens: list[dict[str, Any
     lines = [
         f"# Whole-model initialization on {meta['device']}",
         "",
-        f"jax {meta['jax']}, flax {meta['flax']}, {meta['date']}; first call of a freshly "
-        f"built function (compile included) and the median of {meta['repeats']} warm calls.",
+        f"jax {meta['jax']}, flax {meta['flax']}, {meta['date']}; medians over {meta['repeats']} "
+        "rounds, methods interleaved: the first call of a freshly built function (compile "
+        "included, caches cleared) and warm calls (3 per round).",
         "",
         f"## {deep['work']}",
         "",
@@ -180,7 +194,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=96)
     parser.add_argument("--width", type=int, default=1024)
     parser.add_argument("--copies", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     meta = {
