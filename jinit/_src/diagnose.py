@@ -27,13 +27,14 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
 
+from jinit._src.capture import Captured, captured, key_parts, output_type, outvar_positions
 from jinit._src.diagnosis import ActivationStats, Diagnosis, ParameterStats, flags_for
 
 if TYPE_CHECKING:
@@ -42,12 +43,9 @@ if TYPE_CHECKING:
 __all__ = ["diagnose"]
 
 _SOURCES = ("auto", "sown", "layers")
-_CALL = "__call__"
 
 #: ``loss_fn(output, labels) -> scalar``
 Loss = Callable[[Any, Any], jax.Array]
-# one captured array: (kind "sown" or "module", owning module path, name parts, array)
-_Captured = tuple[str, str, tuple[str, ...], Any]
 
 
 class _Spec(NamedTuple):
@@ -70,68 +68,29 @@ class _Setup:
 # ----------------------------------------------------------------------------- models
 
 
-def _parts(path: Sequence[Any]) -> tuple[str, ...]:
-    """A key path as names, without nnx's ``.value`` attribute."""
-    parts = []
-    for entry in path:
-        if isinstance(entry, jax.tree_util.GetAttrKey):
-            if entry.name != "value":
-                parts.append(entry.name)
-        elif isinstance(entry, jax.tree_util.DictKey):
-            parts.append(str(entry.key))
-        elif isinstance(entry, jax.tree_util.SequenceKey):
-            parts.append(str(entry.idx))
-        else:
-            parts.append(str(getattr(entry, "key", entry)))
-    return tuple(parts)
+def _arrays(tree: Any, *, sown_only: bool = False) -> list[Captured[jax.Array]]:
+    """The captured arrays of an intermediates tree (leaves that are not arrays are left out)."""
+    return [c for c in captured(tree, sown_only=sown_only) if hasattr(c.value, "dtype")]
 
 
-def _captured(tree: Any, *, sown_only: bool = False) -> list[_Captured]:
-    """Split an intermediates tree into sown values and module outputs (under ``__call__``)."""
-    found: list[_Captured] = []
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        if not hasattr(leaf, "dtype"):
-            continue
-        parts = _parts(path)
-        if _CALL in parts:
-            if not sown_only:
-                i = parts.index(_CALL)
-                found.append(("module", "/".join(parts[:i]), parts[i + 1 :], leaf))
-        else:
-            found.append(("sown", "", parts, leaf))
-    return found
-
-
-@functools.cache
-def _output_type() -> type[Any]:
-    from flax import nnx
-
-    class LayerOutput(nnx.Variable[Any]):
-        """nnx module outputs captured by ``jinit.diagnose``.
-
-        Not an ``nnx.Intermediate``: capture's filters match subclasses, and these must stay
-        apart from the values the model sows.
-        """
-
-    return LayerOutput
-
-
-def _forward(setup: _Setup, params: Any, context: Any, batch: Any) -> tuple[Any, list[_Captured]]:
+def _forward(
+    setup: _Setup, params: Any, context: Any, batch: Any
+) -> tuple[Any, list[Captured[jax.Array]]]:
     """Apply the model; return its output and every captured array (in no particular order)."""
     if setup.kind == "linen":
         variables = {**context, "params": params}
         out, state = setup.model(
             variables, batch, capture_intermediates=True, mutable=list(setup.mutable)
         )
-        return out, _captured(state.get("intermediates", {}))
+        return out, _arrays(state.get("intermediates", {}))
     if setup.kind == "nnx":
         from flax import nnx
 
         module = nnx.merge(setup.model, params, context)
-        kind = _output_type()
+        kind = output_type()
         capture = cast(Any, nnx.capture)(module, nnx.Intermediate, kind, method_outputs=kind)
         out, sown, outputs = capture(batch)
-        return out, _captured(sown, sown_only=True) + _captured(outputs)
+        return out, _arrays(sown, sown_only=True) + _arrays(outputs)
     return setup.model(params, batch), []
 
 
@@ -200,23 +159,22 @@ class _Plan:
 
 
 def _plan(setup: _Setup, params: Any, context: Any, batch: Any, source: str) -> _Plan:
-    owners = {"/".join(_parts(p)[:-1]) for p, _ in jax.tree_util.tree_leaves_with_path(params)}
-    record: list[_Captured] = []
+    owners = {"/".join(key_parts(p)[:-1]) for p, _ in jax.tree_util.tree_leaves_with_path(params)}
+    record: list[Captured[_Spec]] = []
 
-    def probe(p: Any, b: Any) -> tuple[Any, list[Any]]:
-        out, captured = _forward(setup, p, context, b)
-        record.extend((k, m, n, _Spec(tuple(a.shape), a.dtype)) for k, m, n, a in captured)
-        return out, [c[3] for c in captured]
+    def probe(p: Any, b: Any) -> tuple[Any, list[jax.Array]]:
+        out, found = _forward(setup, p, context, b)
+        record.extend(Captured(k, m, n, _Spec(tuple(a.shape), a.dtype)) for k, m, n, a in found)
+        return out, [c.value for c in found]
 
     try:
         closed, (output, _) = jax.make_jaxpr(probe, return_shape=True)(params, batch)
     except Exception as error:
         error.add_note("jinit.diagnose: raised while applying the model to the batch")
         raise
-    # execution order: the index of the equation that computes each captured array
-    where = {id(v): i for i, eqn in enumerate(closed.jaxpr.eqns) for v in eqn.outvars}
+    # execution order: where the traced program computes each captured array
     n_out = len(jax.tree_util.tree_leaves(output))
-    position = [where.get(id(v), -1) for v in closed.jaxpr.outvars[n_out:]]
+    position = outvar_positions(closed)[n_out:]
     order = sorted(range(len(record)), key=lambda i: position[i])
     module_rank: dict[str, int] = {}
     for i in order:
@@ -343,7 +301,7 @@ def _measure(setup: _Setup, params: Any, context: Any, batch: Any, labels: Any) 
                 "jinit.diagnose: the loss must be a real scalar, got shape "
                 f"{value.shape} and dtype {value.dtype}"
             )
-        return value, [captured[i][3] for i in setup.selected]
+        return value, [captured[i].value for i in setup.selected]
 
     (value, acts), grads = jax.value_and_grad(objective, has_aux=True)(params)
     updates, _ = setup.optimizer.update(grads, setup.optimizer.init(params), params)
@@ -358,7 +316,7 @@ def _check_tree(name: str, tree: Any, *, finite: bool) -> None:
     if not leaves:
         raise ValueError(f"jinit.diagnose: {name} holds no arrays")
     for path, leaf in leaves:
-        where = "/".join(_parts(path)) or "(root)"
+        where = "/".join(key_parts(path)) or "(root)"
         if not hasattr(leaf, "dtype"):
             raise TypeError(
                 f"jinit.diagnose: {name} {where!r} is a {type(leaf).__name__}, not an array"
@@ -486,7 +444,7 @@ def diagnose(
     moments = jax.device_get([_moments(a) for a in acts])
 
     with_paths = jax.tree_util.tree_leaves_with_path(trainable)
-    paths = ["/".join(_parts(p)) for p, _ in with_paths]
+    paths = ["/".join(key_parts(p)) for p, _ in with_paths]
 
     def rank(i: int) -> tuple[int, tuple[tuple[int, str], ...]]:
         owner = paths[i].rpartition("/")[0]

@@ -42,17 +42,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.extend.core import ClosedJaxpr, Jaxpr, Var
 
 from jinit._src.base import KeyArray
+from jinit._src.capture import execution_order
 from jinit._src.checks import check_choice, check_real
+from jinit._src.lsuv_batches import batch_source
+from jinit._src.lsuv_forward import Forward, setup
+from jinit._src.lsuv_report import LSUVLayer, LSUVReport
 from jinit._src.orthogonal import orthogonal
 from jinit._src.paths import path_string
 from jinit._src.reinit import _matcher as reinit_matcher
@@ -62,254 +64,11 @@ __all__ = ["BIAS_MODES", "LSUVLayer", "LSUVReport", "lsuv"]
 
 #: Accepted values of ``lsuv(..., bias=...)``.
 BIAS_MODES = ("keep", "zero", "center")
-#: Folded into the key for the random sub-batches, keeping them apart from the kernels' keys.
-_DATA_STREAM = 0x4C535556  # "LSUV"
 
 #: A variance below this fraction of the output's second moment is rounding noise: constant.
 _CONSTANT = 1e-10
 
 Pattern = str | re.Pattern[str]
-#: ``(params, batch) -> {kernel path: the layer's output(s)}``.
-Forward = Callable[[Any, Any], Mapping[str, Any]]
-
-
-@dataclass(frozen=True)
-class LSUVLayer:
-    """What LSUV did to one layer.
-
-    Attributes:
-      path: the kernel's path (``params/Dense_0/kernel``, ``layers/0/kernel`` for nnx).
-      iterations: rescalings made (0 when the orthogonal kernel was already within ``tol``).
-      variance: variance of the layer's output on the last batch measured (after the last
-        rescaling).
-      mean: mean of the layer's output on that batch.
-      scale: the factor the kernel was multiplied by in all.
-      converged: whether ``|variance - 1| < tol``.
-    """
-
-    path: str
-    iterations: int
-    variance: float
-    mean: float
-    scale: float
-    converged: bool
-
-
-@dataclass(frozen=True)
-class LSUVReport:
-    """Per-layer outcome of :func:`lsuv`, in forward order.
-
-    Attributes:
-      layers: one :class:`LSUVLayer` per kernel, in the order they were processed.
-      tol: the variance tolerance used.
-      max_iters: the iteration limit used.
-      passes: forward passes run (one per measurement).
-    """
-
-    layers: tuple[LSUVLayer, ...]
-    tol: float
-    max_iters: int
-    passes: int
-
-    @property
-    def converged(self) -> bool:
-        """Whether every layer reached ``|Var - 1| < tol``."""
-        return all(layer.converged for layer in self.layers)
-
-    def __str__(self) -> str:
-        failed = [layer.path for layer in self.layers if not layer.converged]
-        verdict = (
-            f"all within |Var - 1| < {self.tol:g}"
-            if not failed
-            else f"{len(failed)} NOT within |Var - 1| < {self.tol:g} after {self.max_iters} "
-            "iterations"
-        )
-        width = max([len("layer"), *(len(layer.path) for layer in self.layers)])
-        lines = [
-            f"LSUV: {len(self.layers)} layer(s), {self.passes} forward passes, {verdict}",
-            f"  {'layer':<{width}}  iters  variance     mean     scale",
-        ]
-        for layer in self.layers:
-            flag = "" if layer.converged else "  <- not converged"
-            lines.append(
-                f"  {layer.path:<{width}}  {layer.iterations:>5}  {layer.variance:>8.4f}  "
-                f"{layer.mean:>7.4f}  {layer.scale:>8.4g}{flag}"
-            )
-        return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- forward passes
-
-
-def _call_outputs(intermediates: Any) -> dict[str, list[jax.Array]]:
-    """Group captured ``__call__`` outputs by module path (``Dense_0``, ``layers/0``, ``''``)."""
-    grouped: dict[str, list[jax.Array]] = {}
-    for path, leaf in jax.tree_util.tree_flatten_with_path(intermediates)[0]:
-        parts = path_string(path).split("/")
-        if "__call__" not in parts:
-            continue
-        module = "/".join(parts[: parts.index("__call__")])
-        grouped.setdefault(module, []).append(leaf)
-    return grouped
-
-
-def _select(
-    outputs: dict[str, list[jax.Array]], modules: Mapping[str, str]
-) -> dict[str, list[jax.Array]]:
-    """``{kernel path: outputs of the module owning it}``; raise naming kernels without one."""
-    missing = [kernel for kernel, module in modules.items() if module not in outputs]
-    if missing:
-        raise ValueError(
-            f"jinit.lsuv: no output was captured for the module(s) owning {missing}. LSUV needs "
-            "the output of the module whose parameter the kernel is (a Dense/Conv layer called "
-            "directly, not inside nn.scan/vmap); exclude such kernels with kernel_pattern"
-        )
-    return {kernel: outputs[module] for kernel, module in modules.items()}
-
-
-def _linen_forward(model: Any, kernels: Sequence[str], apply_kwargs: Mapping[str, Any]) -> Forward:
-    # a kernel at "params/Block_0/Dense_1/kernel" belongs to the module "Block_0/Dense_1"
-    modules = {kernel: "/".join(kernel.split("/")[1:-1]) for kernel in kernels}
-
-    def forward(variables: Any, batch: Any) -> Mapping[str, Any]:
-        inputs = {name: tree for name, tree in variables.items() if name != "intermediates"}
-        _, state = model.apply(
-            inputs, batch, capture_intermediates=True, mutable=["intermediates"], **apply_kwargs
-        )
-        return _select(_call_outputs(state["intermediates"]), modules)
-
-    return forward
-
-
-def _nnx_forward(graphdef: Any, kernels: Sequence[str], apply_kwargs: Mapping[str, Any]) -> Forward:
-    from flax import nnx
-
-    modules = {kernel: kernel.rsplit("/", 1)[0] if "/" in kernel else "" for kernel in kernels}
-
-    def forward(state: Any, batch: Any) -> Mapping[str, Any]:
-        module = nnx.merge(graphdef, state)
-        capture = nnx.capture(module, nnx.Intermediate, method_outputs=nnx.Intermediate)
-        _, intermediates = capture(batch, **apply_kwargs)  # type: ignore[no-untyped-call]
-        return _select(_call_outputs(intermediates), modules)
-
-    return forward
-
-
-def _user_forward(
-    fn: Callable[..., Any], kernels: Sequence[str], apply_kwargs: Mapping[str, Any]
-) -> Forward:
-    def forward(params: Any, batch: Any) -> Mapping[str, Any]:
-        outputs = fn(params, batch, **apply_kwargs)
-        if not isinstance(outputs, Mapping):
-            raise TypeError(
-                "jinit.lsuv: a function model must return a mapping {kernel path: that layer's "
-                f"output}}, got {type(outputs).__name__}"
-            )
-        unknown = [path for path in outputs if path not in kernels]
-        if unknown:
-            raise ValueError(
-                f"jinit.lsuv: the function returned outputs for {unknown}, which are not kernel "
-                f"paths matched by kernel_pattern; the kernels are {list(kernels)[:4]}"
-                f"{' ...' if len(kernels) > 4 else ''}"
-            )
-        missing = [path for path in kernels if path not in outputs]
-        if missing:
-            raise ValueError(
-                f"jinit.lsuv: the function returned no output for the kernel(s) {missing}; "
-                "return every kernel kernel_pattern matches, or narrow kernel_pattern"
-            )
-        return {path: outputs[path] for path in kernels}
-
-    return forward
-
-
-# ----------------------------------------------------------------------------- forward order
-
-
-def _producer(jaxpr: Jaxpr, var: object) -> tuple[int, ...]:
-    """Position of the equation computing ``var``, refined inside nested jaxprs (jit, remat)."""
-    if not isinstance(var, Var):
-        return (-1,)
-    for index, eqn in enumerate(jaxpr.eqns):
-        for position, out in enumerate(eqn.outvars):
-            if out is not var:
-                continue
-            for param in eqn.params.values():
-                inner = param.jaxpr if isinstance(param, ClosedJaxpr) else param
-                if isinstance(inner, Jaxpr) and len(inner.outvars) == len(eqn.outvars):
-                    return (index, *_producer(inner, inner.outvars[position]))
-            return (index,)
-    return (-1,)
-
-
-def _forward_order(forward: Forward, params: Any, batch: Any) -> list[str]:
-    """The layers in the order the traced forward pass computes their outputs."""
-    closed, shapes = jax.make_jaxpr(forward, return_shape=True)(params, batch)
-    first: dict[str, tuple[int, ...]] = {}
-    out_paths = jax.tree_util.tree_flatten_with_path(shapes)[0]
-    for (path, _), var in zip(out_paths, closed.jaxpr.outvars, strict=True):
-        layer = str(path[0].key)  # a DictKey of the returned mapping
-        position = _producer(closed.jaxpr, var)
-        first[layer] = min(first.get(layer, position), position)
-    return sorted(first, key=lambda layer: first[layer])  # stable: ties keep capture order
-
-
-# ----------------------------------------------------------------------------- batches
-
-
-def _batch_source(batches: Any, key: KeyArray, batch_size: int | None) -> Callable[[int], Any]:
-    """``step -> batch``: random rows of an array, a cycled sequence, or an iterator's next."""
-    if hasattr(batches, "shape") and hasattr(batches, "dtype"):
-        data = batches
-        if data.ndim < 1 or data.shape[0] < 1:
-            raise ValueError(
-                "jinit.lsuv: batches must have at least one example along axis 0, got shape "
-                f"{tuple(data.shape)}"
-            )
-        n = int(data.shape[0])
-        if batch_size is None or batch_size >= n:
-            whole = jnp.asarray(data)  # on the device once, not at every pass
-            return lambda step: whole
-        # Row numbers come from NumPy seeded by the key: nothing to compile, and a function of
-        # (key, step) only. (jax.random.choice without replacement compiles a sort: ~1 s.)
-        words = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-        seed = [*np.asarray(words, np.uint32).ravel().tolist(), _DATA_STREAM]
-        size = batch_size
-
-        def sample(step: int) -> Any:
-            rows = np.random.default_rng([*seed, step]).choice(n, size, replace=False)
-            return data[np.sort(rows)]
-
-        return sample
-    if isinstance(batches, Sequence) and not isinstance(batches, str | bytes):
-        if not batches:
-            raise ValueError("jinit.lsuv: batches is an empty sequence; pass at least one batch")
-        items = batches
-        return lambda step: items[step % len(items)]
-    if isinstance(batches, Iterable) and not isinstance(batches, str | bytes):
-        iterator: Iterator[Any] = iter(batches)
-        count = 0
-
-        def draw(step: int) -> Any:
-            nonlocal count
-            try:
-                batch = next(iterator)
-            except StopIteration:
-                raise ValueError(
-                    f"jinit.lsuv: the batches iterator ran out after {count} batch(es); LSUV "
-                    "draws one per forward pass (at most layers x (max_iters + 1)). Pass an "
-                    "array, a list (cycled), or itertools.cycle(...)"
-                ) from None
-            count += 1
-            return batch
-
-        return draw
-    raise TypeError(
-        "jinit.lsuv: batches must be an array (examples along axis 0), a sequence of batches "
-        f"or an iterator of batches, got {type(batches).__name__}"
-    )
-
-
 # ----------------------------------------------------------------------------- statistics
 
 
@@ -356,61 +115,6 @@ def _check_int(name: str, value: object, low: int) -> int:
 
 def _matcher(pattern: object) -> Callable[[str], bool]:
     return reinit_matcher(pattern, "jinit.lsuv: kernel_pattern")
-
-
-def _setup(
-    model: Any, variables: Any, apply_kwargs: Mapping[str, Any]
-) -> tuple[Any, Callable[[list[str]], Forward], Callable[[Any], Any]]:
-    """``(params tree, kernels -> forward, params tree -> what lsuv returns)`` for ``model``."""
-    import flax.linen as nn
-    from flax import nnx
-
-    if isinstance(model, nn.Module):
-        if variables is None or not isinstance(variables, Mapping):
-            raise TypeError(
-                "jinit.lsuv: a linen Module needs its variables, e.g. "
-                f"lsuv(model, model.init(key, x), ...); got {type(variables).__name__}"
-            )
-        return (
-            variables,
-            lambda kernels: _linen_forward(model, kernels, apply_kwargs),
-            lambda tree: tree,
-        )
-    if isinstance(model, nnx.Module):
-        if variables is not None:
-            raise TypeError(
-                "jinit.lsuv: an nnx Module holds its own variables; pass variables=None "
-                "(a new module is returned), or pass nnx.split(model) as (graphdef, state)"
-            )
-        graphdef, state = nnx.split(model)
-        return (
-            state,
-            lambda kernels: _nnx_forward(graphdef, kernels, apply_kwargs),
-            lambda tree: nnx.merge(graphdef, tree),
-        )
-    if isinstance(model, nnx.GraphDef):
-        if not isinstance(variables, nnx.State):
-            raise TypeError(
-                "jinit.lsuv: an nnx GraphDef needs its nnx.State (graphdef, state = "
-                f"nnx.split(model)); got {type(variables).__name__}"
-            )
-        return (
-            variables,
-            lambda kernels: _nnx_forward(model, kernels, apply_kwargs),
-            lambda tree: tree,
-        )
-    if callable(model):
-        if variables is None:
-            raise TypeError("jinit.lsuv: a function model needs the params it is applied to")
-        return (
-            variables,
-            lambda kernels: _user_forward(model, kernels, apply_kwargs),
-            lambda tree: tree,
-        )
-    raise TypeError(
-        "jinit.lsuv: model must be a flax.linen Module, an nnx Module or GraphDef, or a "
-        f"function (params, batch) -> {{kernel path: output}}; got {type(model).__name__}"
-    )
 
 
 def lsuv(
@@ -523,8 +227,8 @@ def lsuv(
         raise TypeError(f"jinit.lsuv: orthogonal_init must be a bool, got {orthogonal_init!r}")
     matches = _matcher(kernel_pattern)
     kwargs = dict(apply_kwargs or {})
-    params, make_forward, finish = _setup(model, variables, kwargs)
-    next_batch = _batch_source(batches, key, batch_size)
+    params, make_forward, finish = setup(model, variables, kwargs)
+    next_batch = batch_source(batches, key, batch_size)
 
     flat, treedef = jax.tree_util.tree_flatten_with_path(params)
     paths = [path_string(path) for path, _ in flat]
@@ -560,7 +264,7 @@ def lsuv(
     forward = make_forward(kernels)
     step = 0
     first = next_batch(step)
-    order = _forward_order(forward, jax.tree_util.tree_unflatten(treedef, leaves), first)
+    order = execution_order(forward, jax.tree_util.tree_unflatten(treedef, leaves), first)
     centered = (
         {k: tuple(leaves[index[b]].shape) for k, b in biases.items()} if bias == "center" else {}
     )
