@@ -26,8 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+# CI: 30 fixed (derandomized) examples per property. Each example is a new shape, so it pays for
+# compiling every primitive eagerly: at 60 examples the property file was the largest cost of
+# the suite (195 of 618 s of test time with a warm compilation cache, more when cold).
 hypothesis.settings.register_profile(
-    "ci", max_examples=60, deadline=None, derandomize=True, print_blob=True
+    "ci", max_examples=30, deadline=None, derandomize=True, print_blob=True
 )
 hypothesis.settings.register_profile("dev", max_examples=25, deadline=None)
 hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")

@@ -96,12 +96,9 @@ def test_one_compiled_draw_per_group_shared_across_depths() -> None:
 
 def test_rbg_keys_equal_reinit_too() -> None:
     """Each parameter is its own unbatched draw, so even rbg keys match leaf by leaf."""
-    abstract = jax.eval_shape(MLP(4, 16).init, jax.random.key(0), jnp.ones((1, 5)))
-    for impl in ("rbg", "unsafe_rbg"):
-        key = jax.random.key(5, impl=impl)
-        _assert_same_tree(
-            jinit.init_params(abstract, RULES, key), jinit.reinit(abstract, RULES, key)
-        )
+    abstract = jax.eval_shape(MLP(2, 8).init, jax.random.key(0), jnp.ones((1, 5)))
+    key = jax.random.key(5, impl="rbg")
+    _assert_same_tree(jinit.init_params(abstract, RULES, key), jinit.reinit(abstract, RULES, key))
 
 
 def test_keys_are_stable_when_the_model_grows() -> None:
