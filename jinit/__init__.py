@@ -31,10 +31,10 @@ from jinit._src.diagnosis import ActivationStats as ActivationStats
 from jinit._src.diagnosis import Diagnosis as Diagnosis
 from jinit._src.diagnosis import DiagnosisFlag as DiagnosisFlag
 from jinit._src.diagnosis import ParameterStats as ParameterStats
+from jinit._src.distribution_forms import random_normal as random_normal
+from jinit._src.distribution_forms import random_uniform as random_uniform
+from jinit._src.distribution_forms import trunc_normal as trunc_normal
 from jinit._src.distributions import normal as normal
-from jinit._src.distributions import random_normal as random_normal
-from jinit._src.distributions import random_uniform as random_uniform
-from jinit._src.distributions import trunc_normal as trunc_normal
 from jinit._src.distributions import truncated_normal as truncated_normal
 from jinit._src.distributions import uniform as uniform
 from jinit._src.ensemble import ensemble_init as ensemble_init

@@ -190,7 +190,7 @@ def test_ks_detects_a_wrong_scale() -> None:
 def test_ks_trunc_normal_exact_std() -> None:
     init = jinit.trunc_normal(0.0, 0.02, -0.04, 0.04, exact_std=True)
     w = _np(init(KEY, KS_SHAPE)).ravel()
-    sigma = jinit._src.distributions._sigma_for_exact_std(0.0, 0.02, -0.04, 0.04)
+    sigma = jinit._src.distribution_forms._sigma_for_exact_std(0.0, 0.02, -0.04, 0.04)
     reference = stats.truncnorm(-0.04 / sigma, 0.04 / sigma, scale=sigma)
     assert math.isclose(reference.std(), 0.02, rel_tol=1e-9)
     assert stats.kstest(w, reference.cdf).pvalue > P_FLOOR

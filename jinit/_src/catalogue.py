@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jinit._src import constant, distributions, identity, orthogonal, presets, variance_scaling
+from jinit._src import (
+    constant,
+    distribution_forms,
+    distributions,
+    identity,
+    orthogonal,
+    presets,
+    variance_scaling,
+)
 
 __all__ = ["CATALOGUE", "Entry", "catalogue", "markdown_table"]
 
@@ -103,7 +111,7 @@ CATALOGUE: tuple[Entry, ...] = (
     ),
     Entry(
         "random_uniform",
-        distributions.random_uniform,
+        distribution_forms.random_uniform,
         "random",
         "U[minval, maxval)",
         "Var = (maxval − minval)²/12",
@@ -111,7 +119,7 @@ CATALOGUE: tuple[Entry, ...] = (
     ),
     Entry(
         "random_normal",
-        distributions.random_normal,
+        distribution_forms.random_normal,
         "random",
         "N(mean, stddev²)",
         "Var = stddev²",
@@ -119,7 +127,7 @@ CATALOGUE: tuple[Entry, ...] = (
     ),
     Entry(
         "trunc_normal",
-        distributions.trunc_normal,
+        distribution_forms.trunc_normal,
         "random",
         "N(mean, σ²) on [a, b]",
         "σ = std, or solved so Var = std² (exact_std)",

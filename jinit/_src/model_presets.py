@@ -33,7 +33,8 @@ from functools import partial
 from jinit._src.base import Initializer
 from jinit._src.checks import check_real
 from jinit._src.constant import zeros
-from jinit._src.distributions import normal, random_uniform
+from jinit._src.distribution_forms import random_uniform
+from jinit._src.distributions import normal
 from jinit._src.orthogonal import orthogonal
 from jinit._src.presets import glorot_uniform, lecun_normal, torch_kaiming_uniform
 from jinit._src.variance_scaling import variance_scaling

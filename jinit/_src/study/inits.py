@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from jinit._src import constant, distributions, orthogonal, presets
+from jinit._src import constant, distribution_forms, distributions, orthogonal, presets
 from jinit._src.base import Initializer
 
 __all__ = ["INITIALIZERS", "resolve_init"]
 
 _SCALED: dict[str, Callable[[float], Initializer]] = {
     "normal": lambda s: distributions.normal(s),
-    "uniform": lambda s: distributions.random_uniform(-s, s),
+    "uniform": lambda s: distribution_forms.random_uniform(-s, s),
     "truncated_normal": lambda s: distributions.truncated_normal(s),
     "orthogonal": lambda s: orthogonal.orthogonal(s),
 }
