@@ -18,13 +18,12 @@ from jinit._src.study.data import DATASETS, EMBEDDED, _stratified_split, load_da
 from jinit._src.study.inits import INITIALIZERS, resolve_init
 from tests.stats_util import assert_variance
 
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
-
 DATA_DIR = Path(__file__).resolve().parents[1] / "jinit" / "_data"
+#: The scikit-learn loader (in ``sklearn.datasets``) each embedded data set was copied from.
 LOADERS = {
-    "digits": sklearn_datasets.load_digits,
-    "breast_cancer": sklearn_datasets.load_breast_cancer,
-    "wine": sklearn_datasets.load_wine,
+    "digits": "load_digits",
+    "breast_cancer": "load_breast_cancer",
+    "wine": "load_wine",
 }
 #: (train, test, features, classes) of every named data set.
 SHAPES = {
@@ -43,8 +42,9 @@ TRUNCATED_VARIANCE = 1 - 4 * math.exp(-2) / math.sqrt(2 * math.pi) / math.erf(ma
 
 
 def _raw(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The scikit-learn arrays of an embedded data set."""
-    bunch = LOADERS[name]()
+    """The scikit-learn arrays of an embedded data set (scikit-learn is in the test extras)."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    bunch = getattr(sklearn_datasets, LOADERS[name])()
     return np.asarray(bunch.data), np.asarray(bunch.target)
 
 
