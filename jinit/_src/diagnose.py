@@ -35,6 +35,9 @@ import jax
 import jax.numpy as jnp
 
 from jinit._src.capture import Captured, captured, key_parts, output_type, outvar_positions
+from jinit._src.diagnose_math import Loss, default_loss
+from jinit._src.diagnose_math import moments as _moments
+from jinit._src.diagnose_math import norms as _norms
 from jinit._src.diagnosis import ActivationStats, Diagnosis, ParameterStats, flags_for
 
 if TYPE_CHECKING:
@@ -43,9 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["diagnose"]
 
 _SOURCES = ("auto", "sown", "layers")
-
-#: ``loss_fn(output, labels) -> scalar``
-Loss = Callable[[Any, Any], jax.Array]
 
 
 class _Spec(NamedTuple):
@@ -206,57 +206,6 @@ def _plan(setup: _Setup, params: Any, context: Any, batch: Any, source: str) -> 
     return _Plan(tuple(selected), tuple(names), shapes, chosen, module_rank, output)
 
 
-# ----------------------------------------------------------------------------- losses
-
-
-def _projection(out: jax.Array, labels: None) -> jax.Array:
-    """A fixed random projection: the output gradient is ``u / batch`` with ``u ~ N(0, 1)``."""
-    u = jax.random.normal(jax.random.key(0), out.shape, jnp.float32)
-    return jnp.sum(out.astype(jnp.float32) * u) / (out.shape[0] if out.ndim else 1)
-
-
-def _cross_entropy(out: jax.Array, labels: jax.Array) -> jax.Array:
-    logp = jax.nn.log_softmax(out.astype(jnp.float32), axis=-1)
-    return -jnp.mean(jnp.take_along_axis(logp, labels[..., None], axis=-1))
-
-
-def _squared_error(out: jax.Array, labels: jax.Array) -> jax.Array:
-    return jnp.mean((out.astype(jnp.float32) - labels.astype(jnp.float32)) ** 2)
-
-
-def _default_loss(output: Any, labels: jax.Array | None) -> tuple[str, Loss]:
-    """The loss used when none is given, checked against the model's output."""
-    if not (
-        isinstance(output, jax.ShapeDtypeStruct) and jnp.issubdtype(output.dtype, jnp.floating)
-    ):
-        raise TypeError(
-            "jinit.diagnose: the default losses need the model to return one floating-point "
-            f"array, got {output}; pass loss_fn(output, labels) -> scalar"
-        )
-    if labels is None:
-        return "random projection", _projection
-    if jnp.issubdtype(labels.dtype, jnp.integer):
-        if output.ndim < 1 or labels.shape != output.shape[:-1]:
-            raise ValueError(
-                f"jinit.diagnose: integer labels of shape {labels.shape} need an output of shape "
-                f"(*labels.shape, classes); the model returns {output.shape}"
-            )
-        n, low, high = output.shape[-1], int(labels.min()), int(labels.max())
-        if low < 0 or high >= n:
-            raise ValueError(
-                f"jinit.diagnose: labels must be class indices in 0..{n - 1} for an output of "
-                f"{n} classes; got values in {low}..{high}"
-            )
-        return "cross-entropy", _cross_entropy
-    if jnp.issubdtype(labels.dtype, jnp.floating) and labels.shape == output.shape:
-        return "mean squared error", _squared_error
-    raise ValueError(
-        f"jinit.diagnose: labels of shape {labels.shape} and dtype {labels.dtype} fit no default "
-        f"loss for an output of shape {output.shape}: give integer class labels of shape "
-        f"{output.shape[:-1]}, float targets of shape {output.shape}, or a loss_fn"
-    )
-
-
 @functools.cache
 def _default_optimizer() -> optax.GradientTransformation:
     import optax
@@ -265,29 +214,6 @@ def _default_optimizer() -> optax.GradientTransformation:
 
 
 # ----------------------------------------------------------------------------- measurement
-
-
-@jax.jit
-def _norms(w: jax.Array, g: jax.Array, u: jax.Array) -> jax.Array:
-    """Frobenius norms of a parameter, its gradient and its update, in float32.
-
-    Each array is divided by its largest magnitude first, so that norms up to the float32
-    maximum do not overflow (squares of values above 1.8e19 would). Jitted on its own: one
-    compilation per parameter shape, shared by every layer of that shape.
-    """
-    a = jnp.stack([jnp.abs(x).astype(jnp.float32) for x in (w, g, u)]).reshape(3, -1)
-    peak = jnp.max(a, axis=1, keepdims=True, initial=0.0)
-    safe = jnp.where((peak > 0) & jnp.isfinite(peak), peak, 1.0)
-    return jnp.sqrt(jnp.sum((a / safe) ** 2, axis=1)) * safe[:, 0]
-
-
-@jax.jit
-def _moments(x: jax.Array) -> jax.Array:
-    """Mean and standard deviation in float32, scaled like :func:`_norms`."""
-    a = x.astype(jnp.float32)
-    peak = jnp.max(jnp.abs(a), initial=0.0)
-    safe = jnp.where((peak > 0) & jnp.isfinite(peak), peak, 1.0)
-    return jnp.stack([jnp.mean(a / safe), jnp.std(a / safe)]) * safe
 
 
 def _measure(setup: _Setup, params: Any, context: Any, batch: Any, labels: Any) -> Any:
@@ -425,7 +351,7 @@ def diagnose(
         _check_tree("labels", targets, finite=True)
 
     plan = _plan(setup, trainable, context, batch, activations)
-    loss_name, loss = ("custom loss", loss_fn) if loss_fn else _default_loss(plan.output, targets)
+    loss_name, loss = ("custom loss", loss_fn) if loss_fn else default_loss(plan.output, targets)
     setup = replace(setup, selected=plan.selected, loss=loss, optimizer=optimizer)
     try:
         hash(setup)
