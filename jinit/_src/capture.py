@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 import jax
 from jax.extend.core import ClosedJaxpr, Jaxpr, JaxprEqn, Var
 
+from jinit._src.paths import key_name
+
 if TYPE_CHECKING:
     from flax import nnx
 
@@ -86,18 +88,11 @@ def key_parts(path: Sequence[Any]) -> tuple[str, ...]:
       >>> key_parts(leaves[0][0])
       ('layers', '0', 'kernel')
     """
-    parts = []
-    for entry in path:
-        if isinstance(entry, jax.tree_util.GetAttrKey):
-            if entry.name != "value":
-                parts.append(entry.name)
-        elif isinstance(entry, jax.tree_util.DictKey):
-            parts.append(str(entry.key))
-        elif isinstance(entry, jax.tree_util.SequenceKey):
-            parts.append(str(entry.idx))
-        else:
-            parts.append(str(getattr(entry, "key", entry)))
-    return tuple(parts)
+    return tuple(
+        key_name(entry)
+        for entry in path
+        if not (isinstance(entry, jax.tree_util.GetAttrKey) and entry.name == "value")
+    )
 
 
 def captured(tree: Any, *, sown_only: bool = False) -> list[Captured[jax.Array]]:

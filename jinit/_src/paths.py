@@ -20,7 +20,25 @@ import jax
 
 from jinit._src.base import KeyArray
 
-__all__ = ["path_key", "path_string"]
+__all__ = ["key_name", "path_key", "path_string"]
+
+
+def key_name(entry: Any) -> str:
+    """One entry of a JAX key path as a name: a dict key, an attribute or a sequence index.
+
+    Example:
+      >>> key_name(jax.tree_util.DictKey("kernel")), key_name(jax.tree_util.SequenceKey(3))
+      ('kernel', '3')
+    """
+    if isinstance(entry, jax.tree_util.DictKey):
+        return str(entry.key)
+    if isinstance(entry, jax.tree_util.GetAttrKey):
+        return str(entry.name)
+    if isinstance(entry, jax.tree_util.SequenceKey):
+        return str(entry.idx)
+    if isinstance(entry, jax.tree_util.FlattenedIndexKey):
+        return str(entry.key)
+    return str(entry)
 
 
 def path_string(path: Sequence[Any]) -> str:
@@ -31,18 +49,7 @@ def path_string(path: Sequence[Any]) -> str:
       >>> path_string(leaves[0][0][0])
       'params/Dense_0/kernel'
     """
-    parts = []
-    for entry in path:
-        if isinstance(entry, jax.tree_util.DictKey):
-            parts.append(str(entry.key))
-        elif isinstance(entry, jax.tree_util.GetAttrKey):
-            parts.append(entry.name)
-        elif isinstance(entry, jax.tree_util.SequenceKey):
-            parts.append(str(entry.idx))
-        elif isinstance(entry, jax.tree_util.FlattenedIndexKey):
-            parts.append(str(entry.key))
-        else:
-            parts.append(str(entry))
+    parts = [key_name(entry) for entry in path]
     while parts and parts[-1] == "value":  # nnx.Variable's payload attribute
         parts.pop()
     return "/".join(parts)
