@@ -143,6 +143,32 @@ INIT_ERRORS = [
      r"the output size 8 \(axis 3\) must be divisible by groups=3"),
     (jinit.dirac(in_axis=0, out_axis=-3), (3, 3, 4), jnp.float32, ValueError,
      r"in_axis and out_axis must differ"),
+    (jinit.constant([1.0, 2.0, 3.0]), (4, 4), jnp.float32, ValueError,
+     r"^jinit\.constant: value of shape \(3,\) does not broadcast to the requested shape "
+     r"\(4, 4\)"),
+    (jinit.constant(np.ones((1, 5))), (5,), jnp.float32, ValueError,
+     r"value of shape \(1, 5\) does not broadcast to the requested shape \(5,\)"),
+    (jinit.constant(1e30), (), jnp.float16, ValueError,
+     r"^jinit\.constant: value 1e\+30 overflows float16 \(largest finite value 65504\)"),
+    (jinit.constant([1.0, -7e4]), (2,), jnp.float16, ValueError,
+     r"value\[1\] = -70000 overflows float16 \(largest finite value 65504\)"),
+    (jinit.constant(1e39), (3,), jnp.bfloat16, ValueError,
+     r"value 1e\+39 overflows bfloat16 \(largest finite value 3\.38953e\+38\)"),
+    (jinit.constant(1e39), (3,), None, ValueError, r"value 1e\+39 overflows float32"),
+    (jinit.constant(complex(1.0, -1e39)), (3,), jnp.complex64, ValueError,
+     r"the imaginary part of value -1e\+39 overflows complex64 \(largest finite value "
+     r"3\.40282e\+38 for the real and the imaginary part\)"),
+    (jinit.constant(300), (2,), jnp.int8, ValueError,
+     r"^jinit\.constant: value 300 does not fit int8 \(allowed: integers from -128 to "
+     r"127\)"),
+    (jinit.constant(-1), (2,), jnp.uint8, ValueError, r"value -1 does not fit uint8"),
+    (jinit.constant(1.5), (2,), jnp.int32, ValueError,
+     r"^jinit\.constant: value 1\.5 is not an integer; int32 would truncate it to 1\."),
+    (jinit.constant(1 + 2j), (2,), jnp.float32, TypeError,
+     r"^jinit\.constant: value \(1\+2j\) is complex but dtype float32 is not complex"),
+    (jinit.constant(1 + 0j), (2,), jnp.int32, TypeError, r"value \(1\+0j\) is complex"),
+    (jinit.constant(2), (2,), jnp.bool_, ValueError,
+     r"^jinit\.constant: value 2 is not 0 or 1; bool"),
 ]
 
 
@@ -154,6 +180,45 @@ def test_initializer_rejects_bad_calls(init: jinit.Initializer, shape: object, d
         init(KEY, shape, dtype)  # type: ignore[arg-type]
     with pytest.raises(error, match=pattern):  # the same error under jit, at trace time
         jax.jit(init, static_argnums=(1, 2))(KEY, shape, dtype)
+
+
+def test_constant_broadcasts_array_values_like_jax() -> None:
+    for value, shape in (([1.0, 2.0, 3.0], (2, 3)), (np.arange(4.0).reshape(4, 1), (4, 3)),
+                         (-0.5, (2, 2)), ([[2.0]], (3, 3))):
+        ours = jinit.constant(value)(KEY, shape, jnp.float32)
+        # JAX's jnp.full takes no lists: give it the NumPy array jinit builds from one.
+        theirs = jax.nn.initializers.constant(np.asarray(value))(KEY, shape, jnp.float32)
+        assert ours.shape == shape
+        np.testing.assert_array_equal(
+            np.asarray(ours).view(np.uint8), np.asarray(theirs).view(np.uint8)
+        )
+
+
+def test_constant_refuses_an_unrepresentable_default_dtype_at_once() -> None:
+    with pytest.raises(ValueError, match=r"^jinit\.constant: value 300 does not fit int8"):
+        jinit.constant(300, dtype=jnp.int8)
+    with pytest.raises(ValueError, match=r"value 1e\+30 overflows float16"):
+        jinit.constant(1e30, jnp.float16)
+
+
+def test_constant_accepts_values_the_dtype_holds() -> None:
+    assert float(jinit.constant(65504.0)(KEY, (), jnp.float16)) == 65504.0
+    assert jinit.constant(-128)(KEY, (2,), jnp.int8).tolist() == [-128, -128]
+    assert jinit.constant(2.0)(KEY, (2,), jnp.int32).tolist() == [2, 2]
+    assert jinit.constant([0, 1])(KEY, (2,), jnp.bool_).tolist() == [False, True]
+    assert jinit.constant(True)(KEY, (1,), jnp.bool_).tolist() == [True]
+    assert jinit.constant(1 + 2j)(KEY, (1,), jnp.complex64).tolist() == [1 + 2j]
+    assert jinit.constant(3)(KEY, (1,), jnp.float16).tolist() == [3.0]
+
+
+def test_constant_of_a_traced_value_still_works() -> None:
+    def fill(value: jax.Array) -> jax.Array:
+        return jinit.constant(value)(KEY, (2, 3))
+
+    assert jax.jit(fill)(jnp.float32(4.0)).tolist() == [[4.0] * 3] * 2
+    assert jax.jit(fill)(jnp.arange(3.0)).tolist() == [[0.0, 1.0, 2.0]] * 2
+    with pytest.raises(ValueError, match=r"value of shape \(4,\) does not broadcast"):
+        jax.jit(fill)(jnp.arange(4.0))
 
 
 def test_compute_fans_errors() -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "check_axes",
     "check_choice",
     "check_factory_dtype",
+    "check_fill_value",
     "check_finite_value",
     "check_real",
     "check_representable",
@@ -259,5 +260,127 @@ def check_representable(owner: str, what: str, value: float, dtype: np.dtype) ->
                 owner,
                 f"{what} {value:.6g} overflows {dtype.name} (largest finite value "
                 f"{limit:.6g}); use a wider dtype or a smaller scale.",
+            )
+        )
+
+
+def _show(number: object) -> str:
+    """A number for a message: integers exactly, floats to 6 significant digits."""
+    if isinstance(number, bool | np.bool_):
+        return str(int(number))
+    if isinstance(number, int | np.integer):
+        return str(int(number))
+    if isinstance(number, complex | np.complexfloating):
+        return repr(complex(number))
+    return f"{float(number):.6g}"  # type: ignore[arg-type]
+
+
+def _first(array: np.ndarray, bad: np.ndarray, name: str) -> tuple[str, object]:
+    """``(how to name it, the value)`` of the first entry of ``array`` flagged in ``bad``."""
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    if array.ndim == 0:
+        return name, array.item()
+    return f"{name}[{', '.join(map(str, index))}] =", array[index].item()
+
+
+def check_fill_value(owner: str, name: str, value: ArrayLike, dtype: np.dtype) -> None:
+    """Raise if casting the fill ``value`` to ``dtype`` would change it by more than rounding.
+
+    Refused: a real or imaginary part above the largest finite value of a float or complex
+    dtype (it would become ``inf``); for an integer dtype, a value that is not an integer (it
+    would be truncated) or outside the dtype's range (it would wrap around); for ``bool``, a
+    value other than 0 or 1 (everything nonzero would become ``True``); a complex value for a
+    dtype that is not complex (the imaginary part would be dropped). A traced value is not
+    checked (its entries are not known).
+
+    Args:
+      owner: the public initializer (for the message).
+      name: the argument's name.
+      value: the fill value (already checked by :func:`check_finite_value`).
+      dtype: the resolved dtype of the result.
+
+    Raises:
+      TypeError: a complex ``value`` for a dtype that is not complex.
+      ValueError: a ``value`` that overflows, is truncated or wraps around in ``dtype``.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return
+    array = np.asarray(value)
+    if array.size == 0:
+        return
+    is_complex = bool(jnp.issubdtype(dtype, np.complexfloating))
+    if np.iscomplexobj(array) and not is_complex:
+        shown = _show(array.item()) if array.ndim == 0 else "has complex entries and"
+        raise TypeError(
+            _fail(
+                owner,
+                f"{name} {shown} is complex but dtype {dtype.name} is not complex; the "
+                "imaginary part would be dropped. Pass a complex dtype (e.g. complex64) or the "
+                "real part.",
+            )
+        )
+    if jnp.issubdtype(dtype, np.inexact):
+        _check_float_fill(owner, name, array, dtype, is_complex)
+    elif dtype == np.bool_:
+        bad = (array != 0) & (array != 1)
+        if np.any(bad):
+            where, number = _first(array, bad, name)
+            raise ValueError(
+                _fail(
+                    owner,
+                    f"{where} {_show(number)} is not 0 or 1; bool would turn every nonzero "
+                    "value into True. Pass 0/1 (False/True), or a numeric dtype.",
+                )
+            )
+    elif jnp.issubdtype(dtype, np.integer):
+        _check_integer_fill(owner, name, array, dtype)
+
+
+def _check_float_fill(
+    owner: str, name: str, array: np.ndarray, dtype: np.dtype, is_complex: bool
+) -> None:
+    limit = float(jnp.finfo(dtype).max)  # type: ignore[no-untyped-call]
+    parts = [("", array.real), ("the imaginary part of ", array.imag)]
+    if not is_complex:
+        parts = [("", array)]
+    for prefix, part in parts:
+        bad = np.abs(part.astype(np.float64)) > limit
+        if np.any(bad):
+            where, number = _first(part, bad, name)
+            each = " for the real and the imaginary part" if is_complex else ""
+            raise ValueError(
+                _fail(
+                    owner,
+                    f"{prefix}{where} {_show(number)} overflows {dtype.name} (largest finite "
+                    f"value {limit:.6g}{each}); use a wider dtype or a smaller {name}.",
+                )
+            )
+
+
+def _check_integer_fill(owner: str, name: str, array: np.ndarray, dtype: np.dtype) -> None:
+    if np.issubdtype(array.dtype, np.floating):
+        bad = array != np.trunc(array)
+        if np.any(bad):
+            where, number = _first(array, bad, name)
+            raise ValueError(
+                _fail(
+                    owner,
+                    f"{where} {_show(number)} is not an integer; {dtype.name} would truncate "
+                    f"it to {math.trunc(float(number))}. Pass an integral value or a "  # type: ignore[arg-type]
+                    "floating-point dtype.",
+                )
+            )
+    info = jnp.iinfo(dtype)  # type: ignore[no-untyped-call]
+    low, high = int(info.min), int(info.max)
+    # Compared as Python numbers, exactly: a float 2**63 must not pass as int64's 2**63 - 1.
+    largest, smallest = array.max().item(), array.min().item()
+    if largest > high or smallest < low:
+        extreme = largest if largest > high else smallest
+        where, number = _first(array, array == extreme, name)
+        raise ValueError(
+            _fail(
+                owner,
+                f"{where} {_show(number)} does not fit {dtype.name} (allowed: integers from "
+                f"{low} to {high}); use a wider dtype.",
             )
         )

@@ -28,6 +28,7 @@ from jinit._src.checks import (
     resolve_shape,
 )
 from jinit._src.distributions import NORMAL_HEADROOM
+from jinit._src.factory_guard import factory_guard
 
 __all__ = ["random_normal", "random_uniform", "trunc_normal"]
 
@@ -64,6 +65,7 @@ def _dtype_interval(
     return first, last
 
 
+@factory_guard
 def random_uniform(
     minval: float = -0.05,
     maxval: float = 0.05,
@@ -123,6 +125,7 @@ def random_uniform(
     return init
 
 
+@factory_guard
 def random_normal(
     mean: float = 0.0,
     stddev: float = 0.05,
@@ -196,6 +199,7 @@ def _sigma_for_exact_std(mean: float, std: float, a: float, b: float) -> float:
     )
 
 
+@factory_guard
 def trunc_normal(
     mean: float = 0.0,
     std: float = 1.0,

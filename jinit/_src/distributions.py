@@ -20,6 +20,7 @@ from jinit._src.checks import (
     resolve_dtype,
     resolve_shape,
 )
+from jinit._src.factory_guard import factory_guard
 
 __all__ = ["NORMAL_HEADROOM", "normal", "truncated_normal", "uniform"]
 
@@ -27,6 +28,7 @@ __all__ = ["NORMAL_HEADROOM", "normal", "truncated_normal", "uniform"]
 NORMAL_HEADROOM = 10.0
 
 
+@factory_guard
 def uniform(scale: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
     r"""Build an initializer drawing from :math:`U[0, \text{scale})` (JAX's meaning).
 
@@ -67,6 +69,7 @@ def uniform(scale: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
     return init
 
 
+@factory_guard
 def normal(stddev: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
     r"""Build an initializer drawing from :math:`\mathcal{N}(0, \text{stddev}^2)`.
 
@@ -119,6 +122,7 @@ def normal(stddev: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
     return init
 
 
+@factory_guard
 def truncated_normal(
     stddev: float = 1e-2,
     dtype: DTypeLike | None = None,

@@ -23,11 +23,13 @@ from jinit._src.checks import (
     resolve_dtype,
     resolve_shape,
 )
+from jinit._src.factory_guard import factory_guard
 from jinit._src.sharding import place
 
 __all__ = ["dirac", "eye", "identity"]
 
 
+@factory_guard
 def identity(scale: float = 1.0, *, dtype: DTypeLike | None = None) -> Initializer:
     r"""Build an initializer returning ``scale`` times the identity matrix (PyTorch ``eye_``).
 
@@ -81,6 +83,7 @@ def identity(scale: float = 1.0, *, dtype: DTypeLike | None = None) -> Initializ
 eye = identity
 
 
+@factory_guard
 def dirac(
     groups: int = 1,
     *,

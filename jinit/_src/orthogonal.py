@@ -40,6 +40,7 @@ from jinit._src.checks import (
     resolve_dtype,
     resolve_shape,
 )
+from jinit._src.factory_guard import factory_guard
 from jinit._src.sharding import place
 
 __all__ = [
@@ -143,6 +144,7 @@ def haar_orthogonal_matrix(
     return q.astype(dtype)
 
 
+@factory_guard
 def orthogonal(
     scale: float = 1.0,
     column_axis: int = -1,
@@ -253,6 +255,7 @@ def orthogonal(
     return init
 
 
+@factory_guard
 def delta_orthogonal(
     scale: float = 1.0,
     column_axis: int = -1,

@@ -25,6 +25,7 @@ The PyTorch forms live in :mod:`jinit._src.torch_presets` and are re-exported he
 from __future__ import annotations
 
 from jinit._src.base import Axes, DTypeLike, Initializer
+from jinit._src.factory_guard import factory_guard
 from jinit._src.torch_presets import (
     torch_kaiming_normal,
     torch_kaiming_uniform,
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 
+@factory_guard
 def glorot_normal(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
@@ -86,6 +88,7 @@ def glorot_normal(
     )
 
 
+@factory_guard
 def glorot_uniform(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
@@ -122,6 +125,7 @@ def glorot_uniform(
     )
 
 
+@factory_guard
 def he_normal(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
@@ -158,6 +162,7 @@ def he_normal(
     )
 
 
+@factory_guard
 def he_uniform(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
@@ -190,6 +195,7 @@ def he_uniform(
     )
 
 
+@factory_guard
 def lecun_normal(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
@@ -223,6 +229,7 @@ def lecun_normal(
     )
 
 
+@factory_guard
 def lecun_uniform(
     in_axis: Axes = -2,
     out_axis: Axes = -1,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from jinit._src.base import Axes, DTypeLike, Initializer
 from jinit._src.checks import check_choice, check_real
+from jinit._src.factory_guard import factory_guard
 from jinit._src.gain import NONLINEARITIES, calculate_gain
 from jinit._src.variance_scaling import variance_scaling_for
 
@@ -49,6 +50,7 @@ def _torch_kaiming(
     )
 
 
+@factory_guard
 def torch_kaiming_normal(
     a: float = 0.0,
     mode: str = "fan_in",
@@ -104,6 +106,7 @@ def torch_kaiming_normal(
     )
 
 
+@factory_guard
 def torch_kaiming_uniform(
     a: float = 0.0,
     mode: str = "fan_in",
@@ -169,6 +172,7 @@ def _torch_xavier(
     )
 
 
+@factory_guard
 def torch_xavier_normal(
     gain: float = 1.0,
     *,
@@ -205,6 +209,7 @@ def torch_xavier_normal(
     )
 
 
+@factory_guard
 def torch_xavier_uniform(
     gain: float = 1.0,
     *,

@@ -48,6 +48,7 @@ from jinit._src.checks import (
     resolve_dtype,
     resolve_shape,
 )
+from jinit._src.factory_guard import factory_guard
 from jinit._src.fans import compute_fans
 from jinit._src.sharding import place
 
@@ -184,6 +185,7 @@ def variance_scaling_for(
     return init
 
 
+@factory_guard
 def variance_scaling(
     scale: float,
     mode: str,
