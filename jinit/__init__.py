@@ -55,8 +55,10 @@ from jinit._src.model_presets import keras_preset as keras_preset
 from jinit._src.model_presets import preset as preset
 from jinit._src.model_presets import torch_bias as torch_bias
 from jinit._src.model_presets import torch_preset as torch_preset
+from jinit._src.model_presets import torchvision_preset as torchvision_preset
 from jinit._src.orthogonal import delta_orthogonal as delta_orthogonal
 from jinit._src.orthogonal import orthogonal as orthogonal
+from jinit._src.param_axes import ParamAxes as ParamAxes
 from jinit._src.paths import path_key as path_key
 from jinit._src.paths import path_string as path_string
 from jinit._src.presets import glorot_normal as glorot_normal
@@ -79,6 +81,9 @@ from jinit._src.reinit import ReinitReport as ReinitReport
 from jinit._src.reinit import layer_axes as layer_axes
 from jinit._src.reinit import reinit as reinit
 from jinit._src.reinit import reinit_with_report as reinit_with_report
+from jinit._src.rule_values import by_role as by_role
+from jinit._src.trace_axes import TracedAxes as TracedAxes
+from jinit._src.trace_axes import trace_axes as trace_axes
 from jinit._src.variance_scaling import variance_scaling as variance_scaling
 
 __version__ = "0.1.0"
@@ -94,10 +99,13 @@ __all__ = [
     "KeyArray",
     "LSUVLayer",
     "LSUVReport",
+    "ParamAxes",
     "ParameterStats",
     "Recommendation",
     "ReinitReport",
     "Shape",
+    "TracedAxes",
+    "by_role",
     "calculate_gain",
     "catalogue",
     "compute_fans",
@@ -145,6 +153,8 @@ __all__ = [
     "torch_preset",
     "torch_xavier_normal",
     "torch_xavier_uniform",
+    "torchvision_preset",
+    "trace_axes",
     "trunc_normal",
     "truncated_normal",
     "uniform",

@@ -10,8 +10,8 @@ import pytest
 from flax import nnx
 
 import jinit
-from jinit._src.grouped import _group_fn, _groups
-from jinit._src.reinit import plan
+from jinit._src.draw import _group_fn
+from jinit._src.plan import Assignment, plan
 from tests.conftest import assert_bit_identical
 
 
@@ -36,6 +36,13 @@ class ConvNet(nn.Module):
 
 
 RULES = {"*kernel": jinit.he_normal, "*bias": jinit.torch_bias}
+
+
+def _groups(assignments: list[Assignment]) -> list[list[Assignment]]:
+    grouped: dict[tuple[object, ...], list[Assignment]] = {}
+    for a in assignments:
+        grouped.setdefault(a.group, []).append(a)
+    return list(grouped.values())
 
 
 def _assert_same_tree(a: object, b: object) -> None:
@@ -87,7 +94,7 @@ def test_one_compiled_draw_per_group_shared_across_depths() -> None:
     info = _group_fn.cache_info()
     assert (info.currsize, info.misses) == (6, 6), info  # 30 layers reuse the same six draws
     compiled = [
-        _group_fn(members[0].group)._cache_size()  # type: ignore[attr-defined]
+        _group_fn(members[0].group, None)._cache_size()  # type: ignore[attr-defined]
         for members in _groups(plan(deep, RULES).assignments)
     ]
     assert compiled == [1] * 6, compiled  # one executable each, whatever the number of layers
@@ -110,12 +117,22 @@ def test_keys_are_stable_when_the_model_grows() -> None:
         assert_bit_identical(a[name]["kernel"], b[name]["kernel"])
 
 
-def test_unmatched_leaves_pass_through_and_strict_still_applies() -> None:
+def test_nothing_is_left_abstract_and_strict_still_applies() -> None:
     abstract = jax.eval_shape(MLP(2, 8).init, jax.random.key(0), jnp.ones((1, 4)))
-    out = jinit.init_params(abstract, {"*kernel": jinit.glorot_uniform()}, jax.random.key(0))
-    assert isinstance(out["params"]["Dense_0"]["bias"], jax.ShapeDtypeStruct)
+    # before: the biases came back as ShapeDtypeStructs and broke later inside apply
+    with pytest.raises(
+        ValueError,
+        match=r"jinit\.init_params: 3 abstract parameter\(s\) .* matched no rule and would stay "
+        r"abstract: \['params/Dense_0/bias', 'params/Dense_1/bias', 'params/Dense_2/bias'\]",
+    ):
+        jinit.init_params(abstract, {"*kernel": jinit.glorot_uniform()}, jax.random.key(0))
+    concrete = MLP(2, 8).init(jax.random.key(0), jnp.ones((1, 4)))
+    out = jinit.init_params(concrete, {"*kernel": jinit.glorot_uniform()}, jax.random.key(0))
+    assert_bit_identical(out["params"]["Dense_0"]["bias"], concrete["params"]["Dense_0"]["bias"])
     with pytest.raises(ValueError, match=r"jinit.init_params: rule\(s\) \['\*embedding'\]"):
-        jinit.init_params(abstract, {"*embedding": jinit.normal(1.0)}, jax.random.key(0))
+        jinit.init_params(
+            concrete, {"*embedding": jinit.normal(1.0)}, jax.random.key(0)
+        )
     with pytest.raises(TypeError, match=r"jinit\.init_params: rules must be a non-empty mapping"):
         jinit.init_params(abstract, {}, jax.random.key(0))
 

@@ -118,5 +118,15 @@ def test_preset_errors() -> None:
         jinit.preset("pytorch")
     with pytest.raises(ValueError, match="fan_in"):
         jinit.torch_bias(fan_in=0)
-    with pytest.raises(ValueError, match=r"needs the fan-in of a kernel beside 'b'"):
+    # a parameter whose role cannot be known is refused, not guessed
+    with pytest.raises(ValueError, match=r"cannot tell the layout of 1 parameter.*'b': jinit does "
+                       r"not know the layout of a parameter named 'b'"):
         jinit.reinit({"b": jnp.zeros(3)}, {"b": jinit.torch_bias}, jax.random.key(0))
+    # a fan_in factory that cannot take fan_in=None, given a bias that belongs to no kernel
+    with pytest.raises(ValueError, match=r"needs the fan-in of the kernel the parameter is added "
+                       r"to, but there is none"):
+        jinit.reinit(
+            {"norm": {"bias": jnp.zeros(3), "scale": jnp.ones(3)}},
+            {"*bias": lambda *, fan_in: jinit.torch_bias(fan_in=fan_in)},
+            jax.random.key(0),
+        )

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -39,8 +39,8 @@ from jinit._src.checks import check_real
 from jinit._src.constant import zeros
 from jinit._src.distributions import normal
 from jinit._src.fans import compute_fans
+from jinit._src.layouts import layer_axes
 from jinit._src.paths import path_string
-from jinit._src.reinit import layer_axes
 from jinit._src.variance_scaling import variance_scaling
 
 __all__ = ["fixup_rules", "gpt2_rules", "mup_learning_rates", "mup_rules", "rezero_rules"]
@@ -55,7 +55,12 @@ def _count(owner: str, name: str, value: object, low: int) -> int:
     return value
 
 
-def gpt2_rules(n_layers: int, *, residual: Pattern = "*c_proj/kernel", std: float = 0.02) -> Rules:
+def gpt2_rules(
+    n_layers: int,
+    *,
+    residual: Pattern | Sequence[Pattern] = "*c_proj/kernel",
+    std: float = 0.02,
+) -> Rules:
     r"""GPT-2's initialization: N(0, std²) weights, residual projections scaled by 1/√(2L).
 
     Each of the L transformer blocks adds two branches (attention, MLP) to the residual stream,
@@ -64,23 +69,43 @@ def gpt2_rules(n_layers: int, *, residual: Pattern = "*c_proj/kernel", std: floa
 
     Args:
       n_layers: number of blocks L (>= 1).
-      residual: pattern of the residual output projections (GPT-2 names them ``c_proj``).
+      residual: the pattern, or several patterns, of the residual output projections (GPT-2
+        names them ``c_proj``; a Gemma-style block has two, e.g.
+        ``["*attn_vec_einsum/w", "*mlp/linear"]``).
       std: the base standard deviation (0.02).
 
     Returns:
-      Rules: residual projections, then every kernel and embedding N(0, std²), biases 0.
+      Rules: residual projections, then every kernel and embedding N(0, std²), biases 0. Add
+      rules for weights with other names (and norm scales) before or after as needed: an
+      abstract parameter no rule matches is an error, not left abstract.
+
+    Raises:
+      ValueError: ``n_layers`` not an integer >= 1, ``std`` not > 0, no residual pattern.
+      TypeError: a residual pattern that is neither a str nor a compiled ``re.Pattern``.
+
+    Example:
+      >>> rules = gpt2_rules(12, residual=["*attn_vec_einsum/w", "*mlp/linear"])
+      >>> list(rules)[:2]
+      ['*attn_vec_einsum/w', '*mlp/linear']
 
     References:
       Radford et al. 2019, "Language Models are Unsupervised Multitask Learners" (GPT-2).
     """
     layers = _count("gpt2_rules", "n_layers", n_layers, 1)
-    sigma = check_real("jinit.gpt2_rules", "std", std, positive=True)
-    return {
-        residual: normal(sigma / math.sqrt(2 * layers)),
-        "*kernel": normal(sigma),
-        "*embedding": normal(sigma),
-        "*bias": zeros,
-    }
+    sigma = check_real("gpt2_rules", "std", std, positive=True)
+    patterns = [residual] if isinstance(residual, str | re.Pattern) else list(residual)
+    if not patterns:
+        raise ValueError("jinit.gpt2_rules: residual must name at least one pattern, got []")
+    for pattern in patterns:
+        if not isinstance(pattern, str | re.Pattern):
+            raise TypeError(
+                "jinit.gpt2_rules: residual patterns must be glob strs or compiled re.Patterns, "
+                f"got {pattern!r}"
+            )
+    scaled = normal(sigma / math.sqrt(2 * layers))
+    rules: Rules = {pattern: scaled for pattern in patterns}
+    rules.update({"*kernel": normal(sigma), "*embedding": normal(sigma), "*bias": zeros})
+    return rules
 
 
 def fixup_rules(
@@ -229,7 +254,7 @@ def mup_learning_rates(
       An ``optax.multi_transform`` with one optimizer per distinct learning rate.
     """
     base = _count("mup_learning_rates", "base_fan_in", base_fan_in, 1)
-    rate = check_real("jinit.mup_learning_rates", "learning_rate", learning_rate, positive=True)
+    rate = check_real("mup_learning_rates", "learning_rate", learning_rate, positive=True)
     leaves = jax.tree_util.tree_flatten_with_path(params)[0]
     rates: dict[str, float] = {}
     labels_by_path: dict[str, str] = {}

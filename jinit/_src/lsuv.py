@@ -57,7 +57,7 @@ from jinit._src.lsuv_forward import Forward, setup
 from jinit._src.lsuv_report import LSUVLayer, LSUVReport
 from jinit._src.orthogonal import orthogonal
 from jinit._src.paths import path_string
-from jinit._src.reinit import _matcher as reinit_matcher
+from jinit._src.plan import matcher as reinit_matcher
 from jinit._src.reinit import reinit
 
 __all__ = ["BIAS_MODES", "LSUVLayer", "LSUVReport", "lsuv"]
