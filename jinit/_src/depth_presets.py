@@ -41,6 +41,7 @@ from jinit._src.distributions import normal
 from jinit._src.fans import compute_fans
 from jinit._src.layouts import layer_axes
 from jinit._src.paths import path_string
+from jinit._src.rule_values import RuleSet
 from jinit._src.variance_scaling import variance_scaling
 
 __all__ = ["fixup_rules", "gpt2_rules", "mup_learning_rates", "mup_rules", "rezero_rules"]
@@ -75,7 +76,9 @@ def gpt2_rules(
       std: the base standard deviation (0.02).
 
     Returns:
-      Rules: residual projections, then every kernel and embedding N(0, std²), biases 0. Add
+      Rules (a :class:`~jinit._src.rule_values.RuleSet`): residual projections, then every
+      kernel and embedding N(0, std²), biases 0; with ``strict`` the residual patterns must
+      match, the generic ones may not (a model without biases). Add
       rules for weights with other names (and norm scales) before or after as needed: an
       abstract parameter no rule matches is an error, not left abstract.
 
@@ -104,8 +107,9 @@ def gpt2_rules(
             )
     scaled = normal(sigma / math.sqrt(2 * layers))
     rules: Rules = {pattern: scaled for pattern in patterns}
-    rules.update({"*kernel": normal(sigma), "*embedding": normal(sigma), "*bias": zeros})
-    return rules
+    generic: Rules = {"*kernel": normal(sigma), "*embedding": normal(sigma), "*bias": zeros}
+    rules.update(generic)
+    return RuleSet(rules, optional=generic)
 
 
 def fixup_rules(

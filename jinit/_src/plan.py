@@ -273,6 +273,11 @@ def _resolve(
     return value, "fan_in", (fan_in, kernel_role) if takes_kernel_role(value) else (fan_in,)
 
 
+def _listed(paths: Sequence[str]) -> str:
+    shown = repr(list(paths[:_SHOWN]))
+    return shown + (f" and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else "")
+
+
 def _kernels(layout: ParamAxes) -> str:
     return f" (added to the output of {', '.join(layout.kernels)})" if layout.kernels else ""
 
@@ -340,7 +345,7 @@ def plan(
         if foreign:
             raise ValueError(
                 f"{owner}: axes has entries for {len(foreign)} path(s) the tree does not have "
-                f"(first: {foreign[:_SHOWN]}); were the axes traced from another model? Paths "
+                f"({_listed(foreign)}); were the axes traced from another model? Paths "
                 f"here look like {paths[:3]}"
             )
         wrong = [p for p, a in layout_axes.items() if tuple(a.shape) != shapes[p]]
@@ -391,19 +396,20 @@ def plan(
         listed = "; ".join(f"{r.path!r}: {r.reason}" for r in refused[:_SHOWN])
         raise ValueError(
             f"{owner}: cannot tell the layout of {len(refused)} parameter(s) the rules give to "
-            f"factories, and will not guess: {listed}{' ...' if len(refused) > _SHOWN else ''}. "
+            f"factories, and will not guess: {listed}"
+            f"{f' (and {len(refused) - _SHOWN} more)' if len(refused) > _SHOWN else ''}. "
             f"{TRACE_HINT}"
         )
     if abstract:
         raise ValueError(
             f"{owner}: {len(abstract)} abstract parameter(s) (jax.ShapeDtypeStruct) matched no "
-            f"rule and would stay abstract: {abstract[:_SHOWN]}"
-            f"{' ...' if len(abstract) > _SHOWN else ''}. "
+            f"rule and would stay abstract: {_listed(abstract)}. "
             "Add rules for them (e.g. '*scale': jinit.ones, '*bias': jinit.zeros)"
         )
-    unused = [_label(p) for p, hit in touched.items() if not hit]
+    unused = [p for p, hit in touched.items() if not hit]
     if isinstance(rules, RuleSet) and len(unused) < len(touched):
-        unused = []  # a preset's rules are alternatives: one matching is enough
+        unused = [p for p in unused if p not in rules.optional]  # alternatives may go unused
+    unused = [_label(p) for p in unused]
     if strict and unused:
         raise ValueError(
             f"{owner}: rule(s) {unused} matched no parameter (strict=True). Paths look "

@@ -44,12 +44,33 @@ ROLE_KEYS = ("dense", "conv", "kernel", "embedding", "bias", "scale", "other")
 
 
 class RuleSet(dict[Any, Any]):
-    """An ordered rule dict whose rules are alternatives: a preset covering many layer types.
+    """An ordered rule dict some of whose rules are optional: alternatives for layer types.
 
-    ``strict=True`` then checks that the rule set matched *something*, not that every rule did:
-    a model without norm layers or embeddings leaves those rules of ``preset("torch")`` unused.
-    Merged into a plain dict (``{**jinit.preset("torch"), ...}``), every rule counts again.
+    ``strict=True`` does not require an optional rule to match (a model without norm layers
+    leaves the ``"*scale"`` rule of ``preset("torch")`` unused; a transformer without biases,
+    the ``"*bias"`` rule of :func:`jinit.gpt2_rules`), but still requires every other rule to
+    match -- a misspelt residual pattern is an error -- and the rule set to match something.
+    Extended with ``|`` (``{"*gate": jinit.zeros} | jinit.preset("torch")`` puts the new rule
+    first, ``jinit.preset("torch") | {...}`` last) it stays a rule set with the same optional
+    rules; unpacked into a plain dict (``{**jinit.preset("torch"), ...}``) every rule counts.
+
+    Args:
+      rules: the rules, in order.
+      optional: the patterns that may match nothing; ``None``: all of them.
     """
+
+    def __init__(self, rules: Any = (), *, optional: Any = None) -> None:
+        super().__init__(rules)
+        self.optional = frozenset(self) if optional is None else frozenset(optional)
+
+    def __or__(self, other: Any) -> RuleSet:
+        return RuleSet({**self, **dict(other)}, optional=self.optional)
+
+    def __ror__(self, other: Any) -> RuleSet:
+        return RuleSet({**dict(other), **self}, optional=self.optional)
+
+    def __repr__(self) -> str:
+        return f"RuleSet({dict.__repr__(self)}, optional={sorted(map(str, self.optional))})"
 
 
 @dataclass(frozen=True)
