@@ -17,6 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -89,7 +90,56 @@ def main() -> None:
         record["kernel_output_bytes"] = memory.output_size_in_bytes
         record["kernel_temp_bytes"] = memory.temp_size_in_bytes
         out["meshes"].append(record)  # type: ignore[attr-defined]
+    out["nnx"] = nnx_checks()
     json.dump(out, sys.stdout)
+
+
+class NnxNet(nnx.Module):
+    """Two nnx Linear layers; with ``spec``, kernels annotated as Flax's sharding guide shows."""
+
+    def __init__(self, rngs: nnx.Rngs, spec: tuple[str | None, ...] | None) -> None:
+        init = nnx.initializers.lecun_normal()
+        kernel_init = init if spec is None else nnx.with_partitioning(init, spec)
+        self.a = nnx.Linear(64, 128, kernel_init=kernel_init, rngs=rngs)
+        self.b = nnx.Linear(128, 32, kernel_init=kernel_init, rngs=rngs)
+
+
+def nnx_checks() -> dict[str, object]:
+    """reinit keeps an nnx module's shardings; init_params honours out_shardings for nnx."""
+    mesh = jax.make_mesh((2, 4), ("data", "model"))
+    spec = P(None, "model")
+    with jax.set_mesh(mesh):
+        sharded = NnxNet(nnx.Rngs(0), (None, "model"))
+    plain = NnxNet(nnx.Rngs(0), None)
+    reference = jinit.reinit(plain, RULES, jax.random.key(3))
+    new = jinit.reinit(sharded, RULES, jax.random.key(3))
+    by_path = lambda path, shape: NamedSharding(mesh, spec) if path.endswith("kernel") else None  # noqa: E731
+    tree = jax.tree.map(lambda leaf: NamedSharding(mesh, spec) if leaf.ndim == 2 else None,
+                        nnx.state(plain))
+    placed = {
+        "callable": jinit.init_params(plain, RULES, jax.random.key(3), out_shardings=by_path),
+        "tree": jinit.init_params(plain, RULES, jax.random.key(3), out_shardings=tree),
+    }
+
+    def describe(module: NnxNet) -> dict[str, object]:
+        kernel = module.a.kernel[...]
+        return {
+            "spec": str(getattr(kernel.sharding, "spec", None)),
+            "devices": len({s.device for s in kernel.addressable_shards}),
+            "equal": all(
+                bool(np.array_equal(np.asarray(x), np.asarray(y)))
+                for x, y in zip(
+                    jax.tree.leaves(nnx.state(module)), jax.tree.leaves(nnx.state(reference)),
+                    strict=True,
+                )
+            ),
+        }
+
+    return {
+        "before": str(sharded.a.kernel[...].sharding.spec),
+        "reinit": describe(new),
+        **{f"init_params_{kind}": describe(module) for kind, module in placed.items()},
+    }
 
 
 if __name__ == "__main__":

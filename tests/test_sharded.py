@@ -48,6 +48,23 @@ def test_each_device_holds_only_its_shard(report: dict) -> None:
             assert leaf["shard_bytes"] == [leaf["bytes"] // splits[leaf["spec"]]], leaf
 
 
+def test_nnx_reinit_keeps_the_module_shardings(report: dict) -> None:
+    """Before: the new arrays came back on one device while the metadata said sharded."""
+    nnx_report = report["nnx"]
+    assert nnx_report["before"] == "P(None, 'model')"
+    assert nnx_report["reinit"] == {
+        "spec": "P(None, 'model')", "devices": 8, "equal": True
+    }
+
+
+@pytest.mark.parametrize("kind", ["callable", "tree"])
+def test_nnx_init_params_honours_out_shardings(report: dict, kind: str) -> None:
+    """Before: out_shardings were ignored for nnx modules (the arrays stayed on one device)."""
+    assert report["nnx"][f"init_params_{kind}"] == {
+        "spec": "P(None, 'model')", "devices": 8, "equal": True
+    }
+
+
 def test_peak_memory_per_device_scales_with_the_shard(report: dict) -> None:
     """XLA's per-device account of drawing a 256x256 f32 kernel sharded P('data', 'model').
 
