@@ -5,6 +5,12 @@ The deep nets are the study's 30-layer MLPs of width 128 on 256 digits (fixed ke
 1e3 (see ``jinit/_src/diagnosis.py``), and the measured ratios sit decades away from them, so
 the margins below are wide on purpose. One apply module serves every initializer of an
 activation, so each depth-30 measurement compiles once.
+
+The transformer is a small pre-norm GPT (vocab 2000, next-token labels on 8 random sequences of
+16 tokens) at width 64 (2 blocks) and at width 1024 (1 block, the scale of the user's report
+that a final LayerNorm hid an explosion inside): with every weight N(0, 1) the loss starts far
+above chance ln 2000 = 7.6 and, at width 1024, the MLP output peaks 1.43e3 × the embedding's
+std; with GPT-2's initialization nothing is flagged.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import pytest
 from flax import nnx
 from rich.console import Console
 
+import jinit
 from jinit._src.cli import main
 from jinit._src.diagnose import diagnose
 from jinit._src.diagnosis import ActivationStats, Diagnosis, flags_for
@@ -107,7 +114,10 @@ def test_tanh_with_unit_normal_weights_explodes_gradients() -> None:
     assert _kinds(d) == {
         ("exploding", "gradient norm (kernel)"),
         ("exploding", "gradient norm (bias)"),
+        ("loss_above_chance", "loss"),
     }
+    # a N(0, 1) head on ±1 features: logits of std √128 = 11, loss measured 16.4 = 7.1·ln 10
+    assert _flag(d, "loss").ratio > 4
     # saturated tanh: activation std ratio 1.02 (12 seeds 1.02..1.03); the backward gain is
     # ×2.45 per layer (12 seeds 2.43..2.53): kernel ratio 3.7e11 (12 seeds 2.3e11..9.2e11)
     assert 0.5 < d.activations[-1].std / d.activations[0].std < 2
@@ -261,6 +271,11 @@ def test_float_labels_give_the_squared_error_and_a_custom_loss_is_used() -> None
     custom = diagnose(apply_fn, params, X, loss_fn=lambda out, _: jnp.sum(out**2))
     assert custom.loss_name == "custom loss"
     assert custom.loss == pytest.approx(float(jnp.sum(out**2)), rel=1e-5)
+    # chance is unknown for both: no loss flag, however large the loss (here 4.45 and 176)
+    assert custom.loss > 100 and d.loss > 4
+    for result in (d, custom):
+        assert result.classes is None and math.isnan(result.chance_loss)
+        assert not result.flagged("loss_above_chance")
 
 
 class NnxNet(nnx.Module):
@@ -310,6 +325,155 @@ def test_other_collections_are_passed_along() -> None:
     ]  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- a transformer
+
+VOCAB, TOKENS = 2000, 16
+CHANCE = math.log(VOCAB)  # 7.60
+UNIT_RULES = {
+    "*embedding": jinit.normal(1.0),
+    "*kernel": jinit.normal(1.0),
+    "*bias": jinit.zeros,
+    "*scale": jinit.ones,
+}
+
+
+class Attention(nn.Module):
+    """Causal multi-head self-attention; ``nn.Dense`` projections ``q``, ``k``, ``v``, ``out``."""
+
+    heads: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        b, t, d = x.shape
+        q, k, v = (nn.Dense(d, name=n)(x).reshape(b, t, self.heads, -1) for n in "qkv")
+        scores = jnp.einsum("bqhc,bkhc->bhqk", q, k) / math.sqrt(d // self.heads)
+        causal = jnp.tril(jnp.ones((t, t), bool))
+        weights = jax.nn.softmax(jnp.where(causal, scores, -jnp.inf), axis=-1)
+        mixed = jnp.einsum("bhqk,bkhc->bqhc", weights, v).reshape(b, t, d)
+        return nn.Dense(d, name="out")(mixed)
+
+
+class Mlp(nn.Module):
+    """``out(gelu(fc(x)))`` with a hidden layer 4 times as wide."""
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = nn.gelu(nn.Dense(4 * x.shape[-1], name="fc")(x))
+        return nn.Dense(x.shape[-1], name="out")(h)
+
+
+class Block(nn.Module):
+    """Pre-norm: ``x + attn(LN(x))``, then ``x + mlp(LN(x))``."""
+
+    heads: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = x + Attention(self.heads, name="attn")(nn.LayerNorm(name="ln1")(x))
+        return x + Mlp(name="mlp")(nn.LayerNorm(name="ln2")(x))
+
+
+class Transformer(nn.Module):
+    """Token embedding, ``blocks`` pre-norm blocks, a final LayerNorm and a linear head."""
+
+    width: int
+    blocks: int
+    heads: int = 4
+
+    @nn.compact
+    def __call__(self, tokens: jax.Array) -> jax.Array:
+        x = nn.Embed(VOCAB, self.width, name="embed")(tokens)
+        for i in range(self.blocks):
+            x = Block(self.heads, name=f"block{i}")(x)
+        return nn.Dense(VOCAB, name="head")(nn.LayerNorm(name="ln_f")(x))
+
+
+@functools.cache
+def transformer(width: int, blocks: int) -> tuple[Transformer, Any, jax.Array, jax.Array]:
+    """The model, its parameter shapes and a next-token batch: 8 sequences of 16 tokens."""
+    tokens = jax.random.randint(jax.random.key(0), (8, TOKENS + 1), 0, VOCAB)
+    x, y = tokens[:, :-1], tokens[:, 1:]
+    model = Transformer(width, blocks)
+    return model, jax.eval_shape(model.init, jax.random.key(0), x), x, y
+
+
+@functools.cache
+def transformer_diagnosis(width: int, blocks: int, init: str) -> Diagnosis:
+    model, shapes, x, y = transformer(width, blocks)
+    if init == "unit":  # every weight N(0, 1), biases 0, LayerNorm scales 1
+        rules: dict[str, Any] = UNIT_RULES
+    elif init == "gpt2":  # N(0, 0.02²), both residual projections 0.02/√(2L), embedding too
+        rules = {**jinit.gpt2_rules(blocks, residual="*out/kernel"), "*scale": jinit.ones}
+    else:  # "zero branches": GPT-2 with zero residual projections (the branches start off)
+        rules = {"*out/kernel": jinit.zeros, **jinit.gpt2_rules(blocks), "*scale": jinit.ones}
+    variables = jinit.reinit(shapes, rules, jax.random.key(2), strict=False)
+    return diagnose(model, variables, x, labels=y)
+
+
+def _std(d: Diagnosis, name: str) -> float:
+    return next(a.std for a in d.activations if a.name == name)
+
+
+def test_unit_normal_transformer_starts_far_above_chance() -> None:
+    d = transformer_diagnosis(64, 2, "unit")
+    assert d.loss_name == "cross-entropy" and d.classes == VOCAB
+    assert d.chance_loss == pytest.approx(CHANCE)
+    # logits of std √64 = 8 (measured 8.0 at head): about 8·√(2 ln C) -- measured 27.2 = 3.6·ln C,
+    # over the limit max(2 ln C, ln C + 3) = 15.2; the verdict was "no flags" before the rule
+    assert _std(d, "head") == pytest.approx(8.0, rel=0.05)
+    assert _kinds(d) == {("loss_above_chance", "loss")}
+    flag = _flag(d, "loss")
+    assert d.loss > 20 and flag.ratio == pytest.approx(d.loss / CHANCE)
+    assert "ln 2000" in flag.message and "15.2" in flag.message
+    # the peak inside, the MLP output of std ≈ √2·d = 91 (measured 96 over the embedding's
+    # 0.98: 98×), stays under 10³ at d = 64: only the loss sees this model
+    peak = max(d.activations, key=lambda a: a.std)
+    assert peak.name.endswith("mlp/out") and 30 < peak.std / d.activations[0].std < 300
+
+
+def test_wide_unit_normal_transformer_explodes_inside() -> None:
+    # the user's report at d = 1024: a loss of 107.5 = 14·ln C and MLP outputs of std 1.43e3,
+    # while the last LayerNorm brings the head back to √1024 = 32 × the embedding's std
+    d = transformer_diagnosis(1024, 1, "unit")
+    assert d.activations[0].name == "embed" and d.activations[-1].name == "head"
+    assert d.activations[-1].std / d.activations[0].std < 100  # the ends look fine
+    inside = _flag(d, "activation std")
+    assert inside.kind == "exploding"
+    assert (inside.start, inside.end) == ("embed", "block0/mlp/out")
+    assert inside.ratio == pytest.approx(math.sqrt(2) * 1024, rel=0.1)  # measured 1434
+    assert inside.layers == 9 and math.isnan(inside.factor)
+    assert "exploding inside: block0/mlp/out / embed" in inside.message
+    assert _flag(d, "loss").ratio == pytest.approx(14.1, rel=0.1)
+    data = json.loads(json.dumps(d.to_dict(), allow_nan=False))
+    assert {"kind": "exploding", "end": "block0/mlp/out"}.items() <= data["flags"][0].items()
+    out = io.StringIO()
+    d.table(console=Console(file=out, width=200))
+    assert "activation std exploding inside" in out.getvalue()
+    assert "loss above chance" in out.getvalue()
+
+
+@pytest.mark.parametrize(("width", "blocks"), [(64, 2), (1024, 1)])
+def test_gpt2_transformer_raises_no_flag(width: int, blocks: int) -> None:
+    d = transformer_diagnosis(width, blocks, "gpt2")
+    assert d.ok, d.verdict()
+    # logits of std s = 0.02·√d, about ln C + s²/2: measured ln C + 0.005 at d = 64 and
+    # ln C + 0.27 at d = 1024 (s²/2 = 0.20), far under the limit ln C + 7.6
+    assert 0 < d.loss - CHANCE < 0.5
+    # the LayerNorms' unit outputs over the N(0, 0.02²) embedding: a peak of 50, 20× under 10³
+    ratio = max(a.std for a in d.activations) / d.activations[0].std
+    assert 20 < ratio < 100
+    weight_std = {p.path: p.weight_norm / math.sqrt(math.prod(p.shape)) for p in d.parameters}
+    for path in ("block0/attn/out/kernel", "block0/mlp/out/kernel"):  # the residual projections
+        assert weight_std[path] == pytest.approx(0.02 / math.sqrt(2 * blocks), rel=0.02)
+    assert weight_std["block0/mlp/fc/kernel"] == pytest.approx(0.02, rel=0.02)
+
+
+def test_zero_residual_branches_are_no_peak() -> None:
+    d = transformer_diagnosis(64, 2, "zero branches")
+    assert _std(d, "block0/attn/out") == 0 == _std(d, "block1/mlp/out")  # dips, not peaks
+    assert not d.flagged("exploding") and not d.flagged("loss_above_chance"), d.verdict()
+
+
 # ----------------------------------------------------------------------------- verdict rules
 
 
@@ -318,22 +482,69 @@ def _acts(values: list[float]) -> list[ActivationStats]:
 
 
 @pytest.mark.parametrize(
-    ("values", "kind"),
+    ("values", "kinds"),
     [
-        ([0.5**i for i in range(6)], "shrinking"),  # ratio 0.031, R² 1
-        ([2.0**i for i in range(6)], "growing"),  # ratio 32
-        ([1.0, 1e-4], "vanishing"),  # two layers: no trend needed
-        ([1.0, 2e3], "exploding"),
-        ([1.0, 0.5, math.inf, 1.0], "exploding"),  # overflow
-        ([0.0, 0.0, 0.0], "vanishing"),  # no signal at all
-        ([1.0, 0.01, 1.0, 0.05, 0.5, 0.02], None),  # ratio 0.02, but no steady trend (R² 0.1)
-        ([1.0, 0.9, 1.1, 0.8, 0.3], None),  # within a decade
-        ([1.0], None),  # one layer: nothing to compare
+        ([0.5**i for i in range(6)], ["shrinking"]),  # ratio 0.031, R² 1
+        ([2.0**i for i in range(6)], ["growing"]),  # ratio 32
+        ([1.0, 1e-4], ["vanishing"]),  # two layers: no trend needed
+        ([1.0, 2e3], ["exploding"]),
+        ([1.0, 0.5, math.inf, 1.0], ["exploding"]),  # overflow
+        ([0.0, 0.0, 0.0], ["vanishing"]),  # no signal at all
+        ([1.0, 0.01, 1.0, 0.05, 0.5, 0.02], []),  # ratio 0.02, but no steady trend (R² 0.1)
+        ([1.0, 0.9, 1.1, 0.8, 0.3], []),  # within a decade
+        ([1.0], []),  # one layer: nothing to compare
+        # peaks inside: a final normalization brings the end back
+        ([1.0, 8.0, 1.2e3, 1.0, 8.0], ["exploding"]),  # peak 1.2e3 at layer 3
+        ([1.0, 8.0, 9e2, 1.0, 8.0], []),  # peak 900: under 10³
+        ([1.0, 0.0, 1.0, 0.0, 1.0], []),  # zero branches are dips, not peaks
+        ([1.0, 1e-9, 1.0, 1e-9, 1.0], []),  # nor are near-zero ones (GPT-2's small projections)
+        ([1.0, 2e3, 2e-4], ["vanishing", "exploding"]),  # up inside, then lost at the end
+        ([1.0, 10.0, 100.0, 1e3, 3e3, 500.0], ["exploding"]),  # not also growing (ratio 500)
+        ([1.0, 3e3, 2e3], ["exploding"]),  # at the end already: one flag, the end-to-end one
     ],
 )
-def test_flag_rules(values: list[float], kind: str | None) -> None:
+def test_flag_rules(values: list[float], kinds: list[str]) -> None:
     flags = flags_for(_acts(values), [])
-    assert [f.kind for f in flags] == ([kind] if kind else [])
+    assert [f.kind for f in flags] == kinds
+
+
+def test_peak_flag_names_the_peak_layer() -> None:
+    (flag,) = flags_for(_acts([2.0, 16.0, 4e3, 2.0, 16.0]), [])
+    assert (flag.kind, flag.quantity, flag.start, flag.end) == (
+        "exploding", "activation std", "l0", "l2"
+    )  # fmt: skip
+    assert flag.ratio == 2e3 and flag.layers == 3 and math.isnan(flag.factor)
+    assert flag.message == (
+        "activation std exploding inside: l2 / l0 = 2e+03 at layer 3 of 5, while the last layer "
+        "l4 is 8× the first"
+    )
+    (end_to_end,) = flags_for(_acts([1.0, 3e3, 2e3]), [])
+    assert end_to_end.end == "l2" and end_to_end.ratio == 2e3  # the end, not the peak
+
+
+# chance ln C; the limit is max(2 ln C, ln C + 3): 15.2 for 2000 classes, 5.30 for 10 (the 3
+# nats decide below C = e³ ≈ 20), 3.69 for 2
+@pytest.mark.parametrize(
+    ("loss", "classes", "flagged"),
+    [
+        (15.3, 2000, True),
+        (15.1, 2000, False),
+        (5.31, 10, True),
+        (5.29, 10, False),  # above 2·ln 10 = 4.61, but not 3 nats above chance
+        (3.70, 2, True),
+        (3.68, 2, False),
+        (0.1, 10, False),  # below chance: fine
+        (1e6, None, False),  # no classes (a custom loss, squared error): chance unknown
+        (1e6, 1, False),  # one class: no chance level
+        (math.nan, 10, False),
+    ],
+)
+def test_loss_rule(loss: float, classes: int | None, flagged: bool) -> None:
+    flags = flags_for([], [], loss=loss, classes=classes)
+    assert [(f.kind, f.quantity) for f in flags] == ([("loss_above_chance", "loss")] * flagged)
+    if flagged:
+        assert flags[0].ratio == pytest.approx(loss / math.log(classes or 1))
+        assert (flags[0].start, flags[0].end, flags[0].layers) == ("chance", "loss", 0)
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -345,17 +556,20 @@ def test_to_dict_table_and_plot(tmp_path: Path) -> None:
     data = json.loads(text)
     assert data["activation_source"] == "sown" and len(data["activations"]) == DEPTH
     assert data["parameters"][0]["update_ratio"] is None  # Dense_0/bias: zero weights
-    assert {f["kind"] for f in data["flags"]} == {"exploding"}
+    assert {f["kind"] for f in data["flags"]} == {"exploding", "loss_above_chance"}
     assert data["thresholds"]["vanishing_ratio"] == 1e-3
+    assert data["thresholds"]["loss_chance_ratio"] == 2.0
+    assert data["classes"] == 10 and data["chance_loss"] == pytest.approx(math.log(10))
     out = io.StringIO()
     d.table(console=Console(file=out, width=160))
     printed = out.getvalue()
     assert "activations/29" in printed and "Dense_30/kernel" in printed
     assert "gradient norm (kernel) exploding" in printed
+    assert "loss above chance: cross-entropy 16.4" in " ".join(printed.split())
     fig = d.plot(tmp_path / "d.png")
     assert len(fig.axes) == 3
     assert (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "exploding" in str(d)
+    assert "exploding" in str(d) and "chance ln 10 = 2.303" in str(d)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -449,3 +663,12 @@ def test_command_help(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     for name in ("--depth", "--init", "--plot", "--json", *MODELS, *OPTIMIZERS, "vanishing"):
         assert name in text, name
+    assert "peak inside" in text and "loss_above_chance" in text
+
+
+def test_command_flags_a_loss_far_above_chance(capsys: pytest.CaptureFixture[str]) -> None:
+    # N(0, 1) kernels, tanh, width 16: logits of std ≈ 4 on ±1 features
+    args = ["--depth", "2", "--width", "16", "--batch", "64", "--activation", "tanh"]
+    assert run_cli(*args, "--init", "normal:1", "--fail-on-flags") == 1
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "loss above chance: cross-entropy" in printed and "× ln 10" in printed

@@ -278,7 +278,13 @@ def diagnose(
     geometric trend (:math:`R^2 \ge 0.9` of a line through the log values, 4 layers or more).
     Healthy initializations keep the ratio within a decade at any depth and bad ones lose a
     constant factor per layer, tens of decades over 30 layers; three decades sits between with
-    margin on both sides. :mod:`jinit._src.diagnosis` gives the measured figures behind this.
+    margin on both sides. Two verdicts look where the ends cannot, as when a final LayerNorm
+    resets the scale: ``exploding`` also when any layer's activation std exceeds :math:`10^{3}`
+    times the first layer's (``end`` names the peak), and, with the default cross-entropy over
+    :math:`C` classes, ``loss_above_chance`` when the loss exceeds
+    :math:`\ln C + \max(\ln C, 3)` (logits of std :math:`s` independent of the labels give
+    about :math:`\ln C + s^2/2`). :mod:`jinit._src.diagnosis` gives the measured figures behind
+    these thresholds.
 
     Args:
       model: a linen ``Module``, its ``apply`` (or a ``functools.partial`` of it that fixes
@@ -301,8 +307,9 @@ def diagnose(
         (default) for sown values when there are any, else layers.
 
     Returns:
-      A :class:`Diagnosis` with ``activations``, ``parameters``, ``flags``, ``table()``,
-      ``plot(path)`` and ``to_dict()``.
+      A :class:`Diagnosis` with ``activations``, ``parameters``, ``flags``, ``loss`` (and
+      ``classes``, ``chance_loss`` for the default cross-entropy), ``table()``, ``plot(path)``
+      and ``to_dict()``.
 
     Raises:
       TypeError: a model of another kind, parameters or a batch that are not arrays, integer
@@ -386,11 +393,14 @@ def diagnose(
         ActivationStats(name, shape, float(m[0]), float(m[1]))
         for name, shape, m in zip(plan.names, plan.shapes, moments, strict=True)
     )
+    loss_value = float(jax.device_get(value))
+    classes = plan.output.shape[-1] if loss_name == "cross-entropy" else None
     return Diagnosis(
         activations=stats,
         parameters=tuple(parameters),
-        flags=flags_for(stats, parameters),
-        loss=float(jax.device_get(value)),
+        flags=flags_for(stats, parameters, loss=loss_value, classes=classes),
+        loss=loss_value,
         loss_name=loss_name,
         activation_source=plan.source,
+        classes=classes,
     )

@@ -14,7 +14,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from jinit._src.diagnose import diagnose
-from jinit._src.diagnosis import EXPLODING_RATIO, TREND_R2, TREND_RATIO, VANISHING_RATIO
+from jinit._src.diagnosis import (
+    EXPLODING_RATIO,
+    LOSS_CHANCE_RATIO,
+    LOSS_EXCESS_NATS,
+    TREND_R2,
+    TREND_RATIO,
+    VANISHING_RATIO,
+)
 from jinit._src.study.data import DATASETS, load_dataset
 from jinit._src.study.inits import INITIALIZERS, resolve_init
 from jinit._src.study.models import MODELS, ModelSpec
@@ -23,10 +30,12 @@ from jinit._src.study.optimizers import OPTIMIZERS
 __all__ = ["add_diagnose_parser", "run_diagnose"]
 
 _EPILOG = """\
-Verdicts compare the two ends of the network: activation std last/first layer, gradient norm
+Most verdicts compare the two ends of the network: activation std last/first layer, gradient norm
 first/last layer per parameter name (kernel, bias). vanishing: ratio < {vanish:g}; exploding:
-ratio > {explode:g} or overflow; shrinking/growing: beyond a factor {trend:g} with a steady
-geometric trend (R² >= {r2:g}).
+ratio > {explode:g} or overflow, or a peak inside: any layer's activation std > {explode:g} ×
+the first's; shrinking/growing: beyond a factor {trend:g} with a steady geometric trend
+(R² >= {r2:g}); loss_above_chance: the initial cross-entropy over C classes exceeds
+max({chance:g}·ln C, ln C + {excess:g}).
 
 models: {models}
 initializers: {inits}  (normal, uniform, truncated_normal, orthogonal also as NAME:SCALE)
@@ -45,6 +54,8 @@ def add_diagnose_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         explode=EXPLODING_RATIO,
         trend=TREND_RATIO,
         r2=TREND_R2,
+        chance=LOSS_CHANCE_RATIO,
+        excess=LOSS_EXCESS_NATS,
         models=", ".join(MODELS),
         inits=", ".join(INITIALIZERS),
         optimizers=", ".join(f"{n} ({s.learning_rate:g})" for n, s in OPTIMIZERS.items()),
