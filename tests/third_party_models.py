@@ -199,14 +199,14 @@ class Gemma(nn.Module):
 
 def gemma_fans(model: Gemma) -> Fans:
     """True fans: q/kv contract d; attn_vec contracts heads x head_dim; k and v are two
-    projections of kv_heads x head_dim each (fan_out counts both, as the einsum computes both
-    from every input); the two halves of gating_einsum are two (d, ff) layers."""
+    projections of kv_heads x head_dim each (kv[0], kv[1]), and the two halves of
+    gating_einsum two (d, ff) layers: their leading axis stacks layers."""
     d, n, k, h, f = model.d, model.heads, model.kv_heads, model.head_dim, model.hidden
     fans: Fans = {"params/embedder/embedding": (d, model.vocab)}
     for i in range(model.layers):
         p = f"params/layer_{i}"
         fans[f"{p}/attn/q_einsum/kernel"] = (d, n * h)
-        fans[f"{p}/attn/kv_einsum/kernel"] = (d, 2 * k * h)
+        fans[f"{p}/attn/kv_einsum/kernel"] = (d, k * h)
         fans[f"{p}/attn/attn_vec_einsum/kernel"] = (n * h, d)
         fans[f"{p}/mlp/gating_einsum"] = (d, f)
         fans[f"{p}/mlp/linear"] = (f, d)

@@ -39,6 +39,7 @@ from jax.extend.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 
 from jinit._src import axis_flow as flow
 from jinit._src.axis_flow import Track
+from jinit._src.output_axes import Frames, is_stack, stack_outcome
 
 __all__ = ["Fact", "Site", "Use", "Walk", "walk"]
 
@@ -128,6 +129,12 @@ class Walk:
     """The result of :func:`walk`: every use of every parameter, by parameter index."""
 
     uses: dict[int, set[Use]] = field(default_factory=dict)
+    #: every value's fact (joined over calls of a shared program), for the stack follow-up
+    facts: dict[Var, Fact] = field(default_factory=dict)
+    #: contractions whose output axes are checked for stacks once every fact is known
+    pending: list[tuple[Track, list[str], list[tuple[int, int]], _Where, JaxprEqn]] = field(
+        default_factory=list
+    )
 
     def add(self, param: int, use: Use) -> None:
         """Record one use."""
@@ -150,7 +157,22 @@ def walk(closed: ClosedJaxpr, n_params: int) -> Walk:
             facts.append(Fact(frozenset({Track.of(i, len(var.aval.shape))})))
         else:
             facts.append(Fact(data=True))
-    _run(closed.jaxpr, [_NOTHING] * len(closed.jaxpr.constvars), facts, (), result)
+    _run(closed.jaxpr, [_NOTHING] * len(closed.jaxpr.constvars), facts, (), result, ())
+
+    def is_weight(var: object) -> bool:
+        fact = result.facts.get(var)  # type: ignore[call-overload]
+        return fact is not None and bool(fact.tracks)
+
+    for track, value_roles, free, where, eqn in result.pending:
+        for axis, position in free:
+            outcome = stack_outcome(
+                where.jaxpr, where.index, eqn.outvars[0], position, where.frames, is_weight
+            )
+            if is_stack(outcome):
+                value_roles[axis] = "batch"
+        roles, problem = _weight_roles(track, value_roles)
+        use = Use("dense", roles, problem, site=where.site, detail="dot_general")
+        result.add(track.param, use)
     return result
 
 
@@ -161,14 +183,28 @@ def _shape(atom: Any) -> tuple[int, ...]:
     return tuple(getattr(atom.aval, "shape", ()))
 
 
+@dataclass(frozen=True)
+class _Where:
+    """An equation's place: its program, its index there, the programs around it, its site."""
+
+    jaxpr: Jaxpr
+    index: int
+    frames: Frames
+    site: Site
+
+
 def _run(
-    jaxpr: Jaxpr, consts: Sequence[Fact], args: Sequence[Fact], prefix: Site, result: Walk
+    jaxpr: Jaxpr,
+    consts: Sequence[Fact],
+    args: Sequence[Fact],
+    prefix: Site,
+    result: Walk,
+    frames: Frames,
 ) -> list[Fact]:
     env: dict[Var, Fact] = {}
-    for var, fact in zip(jaxpr.constvars, consts, strict=True):
+    for var, fact in zip((*jaxpr.constvars, *jaxpr.invars), (*consts, *args), strict=True):
         env[var] = fact
-    for var, fact in zip(jaxpr.invars, args, strict=True):
-        env[var] = fact
+        result.facts[var] = result.facts[var].join(fact) if var in result.facts else fact
 
     def read(atom: Any) -> Fact:
         if isinstance(atom, Literal):
@@ -177,9 +213,10 @@ def _run(
 
     for index, eqn in enumerate(jaxpr.eqns):
         ins = [read(v) for v in eqn.invars]
-        outs = _equation(eqn, ins, (*prefix, index), result)
+        outs = _equation(eqn, ins, _Where(jaxpr, index, frames, (*prefix, index)), result)
         for var, fact in zip(eqn.outvars, outs, strict=True):
             env[var] = fact
+            result.facts[var] = result.facts[var].join(fact) if var in result.facts else fact
     return [read(v) for v in jaxpr.outvars]
 
 
@@ -203,20 +240,21 @@ def _closed(param: Any) -> tuple[Jaxpr, int]:
     return param, 0
 
 
-def _equation(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk) -> list[Fact]:
-    name = eqn.primitive.name
+def _equation(eqn: JaxprEqn, ins: list[Fact], where: _Where, result: Walk) -> list[Fact]:
+    name, site = eqn.primitive.name, where.site
     data = any(f.data for f in ins)
     n_out = len(eqn.outvars)
     if name == "scan":
-        return _scan(eqn, ins, site, result)
+        return _scan(eqn, ins, site, result, where.frames)
     if name == "while":
-        return _while(eqn, ins, site, result)
+        return _while(eqn, ins, site, result, where.frames)
     if name == "cond":
-        return _cond(eqn, ins, site, result)
+        return _cond(eqn, ins, site, result, where.frames)
     call = _call_jaxpr(eqn)
     if call is not None:
         inner, n_consts = call
-        return _run(inner, [_NOTHING] * n_consts, ins, site, result)
+        frames = (*where.frames, (where.jaxpr, where.index))
+        return _run(inner, [_NOTHING] * n_consts, ins, site, result, frames)
     if not any(f.tracks for f in ins):
         # only re-layouts keep a contraction's output "the output of that kernel"
         kernels = _EMPTY
@@ -224,7 +262,7 @@ def _equation(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk) -> list[
             kernels = frozenset().union(*(f.kernels for f in ins))
         return [Fact(data=data, kernels=kernels)] * n_out
     if name == "dot_general":
-        return [_dot(eqn, ins, site, result)]
+        return [_dot(eqn, ins, where, result)]
     if name == "conv_general_dilated":
         return [_conv(eqn, ins, site, result)]
     if name == "gather":
@@ -324,8 +362,9 @@ def _weight_roles(
     return roles, "; ".join(problems)
 
 
-def _dot(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk) -> Fact:
+def _dot(eqn: JaxprEqn, ins: list[Fact], where: _Where, result: Walk) -> Fact:
     (contract, batch) = eqn.params["dimension_numbers"]
+    site = where.site
     data = any(f.data for f in ins)
     kernels: set[int] = set()
     for side in (0, 1):
@@ -337,6 +376,12 @@ def _dot(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk) -> Fact:
             "in" if a in contract[side] else "batch" if a in batch[side] else "out"
             for a in range(rank)
         ]
+        # where each output axis lands in the result: batch dims, lhs free dims, rhs free dims
+        free = [a for a in range(rank) if value_roles[a] == "out"]
+        offset = len(batch[0])
+        if side == 1:
+            offset += len(_shape(eqn.invars[0])) - len(contract[0]) - len(batch[0])
+        positions = [(a, offset + number) for number, a in enumerate(free)]
         for track in fact.tracks:
             if not other.data:
                 result.add(
@@ -349,8 +394,9 @@ def _dot(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk) -> Fact:
                     ),
                 )
                 continue
-            roles, problem = _weight_roles(track, value_roles)
-            result.add(track.param, Use("dense", roles, problem, site=site, detail="dot_general"))
+            # the uses are recorded after the walk, once it is known which output axes the
+            # program takes apart (a stack of layers: Gemma's kv[0], kv[1]; output_axes.py)
+            result.pending.append((track, list(value_roles), positions, where, eqn))
             kernels.add(track.param)
     return Fact(data=data, kernels=frozenset(kernels))
 
@@ -464,19 +510,25 @@ def _fixpoint(
     xs: list[Fact],
     site: Site,
     result: Walk,
+    frames: Frames,
 ) -> list[Fact]:
-    """Run a loop body until its carried facts stop changing (at most a few rounds)."""
-    outs: list[Fact] = []
-    for _ in range(4):
-        outs = _run(body, [_NOTHING] * n_consts, [*consts, *carry, *xs], site, result)
+    """Run a loop body on its carried facts once they stop changing; record the uses of that run.
+
+    The rounds before only settle the carry (an RNN's carry starts as zeros, independent of the
+    data, and depends on it from the second step on); their uses are not recorded, or a
+    recurrent kernel would seem to be applied to a constant as well.
+    """
+    for _ in range(8):
+        outs = _run(body, [_NOTHING] * n_consts, [*consts, *carry, *xs], site, Walk(), frames)
         joined = [c.join(o) for c, o in zip(carry, outs[: len(carry)], strict=True)]
         if joined == carry:
             break
         carry = joined
+    outs = _run(body, [_NOTHING] * n_consts, [*consts, *carry, *xs], site, result, frames)
     return [*carry, *outs[len(carry) :]]
 
 
-def _scan(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk) -> list[Fact]:
+def _scan(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk, frames: Frames) -> list[Fact]:
     body, n_body_consts = _closed(eqn.params["jaxpr"])
     n_consts, n_carry = eqn.params["num_consts"], eqn.params["num_carry"]
     consts, carry, xs = (
@@ -485,8 +537,16 @@ def _scan(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk) -> list[Fact
         ins[n_consts + n_carry :],
     )
     sliced = [Fact(frozenset(flow.scanned(t) for t in f.tracks), f.data, f.kernels) for f in xs]
+    body_frames: Frames = (*frames, (None, -1))  # a loop body: not followed out of
     outs = _fixpoint(
-        body, n_body_consts, list(consts), list(carry), sliced, (*site, "scan"), result
+        body,
+        n_body_consts,
+        list(consts),
+        list(carry),
+        sliced,
+        (*site, "scan"),
+        result,
+        body_frames,
     )
     ys = [
         Fact(frozenset(flow.stacked(t) for t in f.tracks), f.data, f.kernels)
@@ -495,24 +555,46 @@ def _scan(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk) -> list[Fact
     return [*outs[:n_carry], *ys]
 
 
-def _while(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk) -> list[Fact]:
+def _while(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk, frames: Frames) -> list[Fact]:
     cond, n_cond_consts = _closed(eqn.params["cond_jaxpr"])
     body, n_body_consts = _closed(eqn.params["body_jaxpr"])
     nc, nb = eqn.params["cond_nconsts"], eqn.params["body_nconsts"]
     cond_consts, body_consts, carry = ins[:nc], ins[nc : nc + nb], ins[nc + nb :]
+    body_frames: Frames = (*frames, (None, -1))  # a loop body: not followed out of
     outs = _fixpoint(
-        body, n_body_consts, list(body_consts), list(carry), [], (*site, "while"), result
+        body,
+        n_body_consts,
+        list(body_consts),
+        list(carry),
+        [],
+        (*site, "while"),
+        result,
+        body_frames,
     )
-    _run(cond, [_NOTHING] * n_cond_consts, [*cond_consts, *outs], (*site, "while-cond"), result)
+    _run(
+        cond,
+        [_NOTHING] * n_cond_consts,
+        [*cond_consts, *outs],
+        (*site, "while-cond"),
+        result,
+        body_frames,
+    )
     return outs
 
 
-def _cond(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk) -> list[Fact]:
+def _cond(eqn: JaxprEqn, ins: list[Fact], site: Site, result: Walk, frames: Frames) -> list[Fact]:
     index, operands = ins[0], ins[1:]
     outs: list[Fact] | None = None
     for number, branch in enumerate(eqn.params["branches"]):
         jaxpr, n_consts = _closed(branch)
-        found = _run(jaxpr, [_NOTHING] * n_consts, operands, (*site, f"cond{number}"), result)
+        found = _run(
+            jaxpr,
+            [_NOTHING] * n_consts,
+            operands,
+            (*site, f"cond{number}"),
+            result,
+            (*frames, (None, -1)),
+        )
         outs = found if outs is None else [a.join(b) for a, b in zip(outs, found, strict=True)]
     assert outs is not None
     if index.data:
