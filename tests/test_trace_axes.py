@@ -117,7 +117,8 @@ def test_products_of_parameters_are_not_weights() -> None:
         lambda p, x: x @ (p["g"] * p["v"] / jnp.linalg.norm(p["v"], axis=0)), norm, X
     )
     assert traced["v"].role == "ambiguous"  # a kernel, and the input of its own norm
-    assert traced["g"].role == "ambiguous" and "none of its axes is contracted" in traced["g"].reason
+    assert traced["g"].role == "ambiguous"
+    assert "none of its axes is contracted" in traced["g"].reason
 
 
 # ----------------------------------------------------------------------------- layouts
@@ -283,7 +284,8 @@ def test_linen_nnx_equinox_and_pure_functions() -> None:
     assert _roles(lambda m, x: m(x), linear, jnp.ones(8))["weight"] == ("dense", 1, 0, ())
     # only shapes count: ShapeDtypeStructs are traced like arrays
     abstract = jax.ShapeDtypeStruct((8, 4), jnp.float32)
-    assert _roles(lambda w, x: x @ w, abstract, jax.ShapeDtypeStruct((2, 8), jnp.float32))[""][0] == "dense"
+    data = jax.ShapeDtypeStruct((2, 8), jnp.float32)
+    assert _roles(lambda w, x: x @ w, abstract, data)[""][0] == "dense"
 
 
 def test_the_table_and_errors() -> None:
