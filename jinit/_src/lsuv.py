@@ -6,8 +6,9 @@ LSUV (Mishkin & Matas, 2016) is a data-dependent initialization in two steps:
    (:func:`jinit.orthogonal`, through :func:`jinit.reinit`, so each kernel's key is derived
    from its path).
 2. The layers are visited in forward order. For layer :math:`L` with pre-activation output
-   :math:`B_L` (the output of the Dense/Conv module, before the nonlinearity), a mini-batch is
-   run through the network and the kernel is rescaled,
+   :math:`B_L` -- the output of the operation that consumes the kernel, read from the traced
+   program (:mod:`jinit._src.lsuv_trace`), plus the bias the trace links to it -- a mini-batch
+   is run through the network and the kernel is rescaled,
 
    .. math:: W_L \leftarrow \frac{W_L}{\sqrt{\operatorname{Var}(B_L)}},
 
@@ -55,9 +56,11 @@ from jinit._src.checks import check_choice, check_real
 from jinit._src.lsuv_batches import batch_source
 from jinit._src.lsuv_forward import Forward, setup
 from jinit._src.lsuv_report import LSUVLayer, LSUVReport
+from jinit._src.lsuv_trace import TracedForward
 from jinit._src.orthogonal import orthogonal
 from jinit._src.paths import path_string
 from jinit._src.plan import matcher as reinit_matcher
+from jinit._src.program import is_array
 from jinit._src.reinit import reinit
 
 __all__ = ["BIAS_MODES", "LSUVLayer", "LSUVReport", "lsuv"]
@@ -153,16 +156,21 @@ def lsuv(
     a ``flax.linen`` Module              ``model.init(...)``         new variables
     an ``nnx.Module``                    ``None``                    a new module
     an ``nnx.GraphDef``                  its ``nnx.State``           a new state
+    ``apply(params, batch)``             the params pytree           new params
     ``fn(params, batch) -> {path: out}`` the params pytree           new params
     ===================================  ==========================  ========================
 
-    A layer's output is the output of the module that owns the kernel (linen:
-    ``capture_intermediates``; nnx: ``nnx.capture``), so this is the pre-activation for
-    ``Dense``/``Conv``/``Linear`` and for any module whose ``__call__`` returns its
-    pre-activation. A function model returns those outputs itself, keyed by kernel path
-    (``jinit.path_string`` of the params tree); it must be jittable. Parameters inside
-    ``nn.scan``/``vmap`` (stacked kernels) are not supported: exclude them with
-    ``kernel_pattern``. The input model and variables are never modified.
+    A kernel's layer output is the output of the ``dot_general``/``conv_general_dilated``
+    that consumes it, plus its bias where the trace links one (``x @ w + b``): the
+    pre-activation, whatever module or method computes it. A module that owns several kernels
+    (a gated MLP) has each rescaled on its own output; a kernel used by several operations (a
+    layer called twice, a fused ``w[0]``/``w[1]``) pools exactly its own outputs. The params
+    of ``apply`` may be any pytree, an Equinox module included (``lambda m, x:
+    jax.vmap(m)(x)``). A function that returns a mapping names the outputs itself, keyed by
+    kernel path (``jinit.path_string`` of the params tree). Kernels LSUV cannot measure --
+    not consumed by a contraction, or consumed inside ``scan``/``while``/``cond`` (stacked
+    layers) -- are refused with the reason: exclude them with ``kernel_pattern``. Every
+    model must be jittable. The input model and variables are never modified.
 
     Args:
       model: the network (see the table).
@@ -200,7 +208,7 @@ def lsuv(
         the wrong type.
       ValueError: ``tol`` not > 0, ``max_iters`` or ``batch_size`` < 1, unknown ``bias``,
         empty ``batches``, no kernel matched,
-        a matched kernel of rank < 2 or without a captured output, a layer whose output
+        a matched kernel of rank < 2 or that cannot be measured, a layer whose output
         variance is 0 or not finite (a dead layer cannot be rescaled), or an iterator that
         ran out.
 
@@ -227,8 +235,10 @@ def lsuv(
         raise TypeError(f"jinit.lsuv: orthogonal_init must be a bool, got {orthogonal_init!r}")
     matches = _matcher(kernel_pattern)
     kwargs = dict(apply_kwargs or {})
-    params, make_forward, finish = setup(model, variables, kwargs)
     next_batch = batch_source(batches, key, batch_size)
+    first = next_batch(0)
+    model_setup = setup(model, variables, kwargs, first)
+    params = model_setup.params
 
     flat, treedef = jax.tree_util.tree_flatten_with_path(params)
     paths = [path_string(path) for path, _ in flat]
@@ -249,8 +259,15 @@ def lsuv(
                 f"jinit.lsuv: kernel_pattern {label!r} matches {path!r} of shape "
                 f"{getattr(leaf, 'shape', None)}; LSUV needs kernels of rank >= 2 (Dense, Conv)"
             )
-    biases = {path: f"{path.rsplit('/', 1)[0]}/bias" if "/" in path else "bias" for path in kernels}
-    biases = {kernel: b for kernel, b in biases.items() if b in index}
+
+    forward = model_setup.forward(kernels, kwargs)
+    if isinstance(forward, TracedForward):  # each kernel's own operation, from the trace
+        measured = forward.measured(params, first)
+        order, biases = list(measured.order), dict(measured.biases)
+    else:  # the function names its layers' outputs; the bias is the one beside the kernel
+        order = execution_order(forward, params, first)
+        siblings = {k: f"{k.rsplit('/', 1)[0]}/bias" if "/" in k else "bias" for k in kernels}
+        biases = {k: b for k, b in siblings.items() if b in index}
 
     if orthogonal_init:
         fresh = reinit(params, {kernel_pattern: orthogonal()}, key)
@@ -261,14 +278,27 @@ def lsuv(
         for b in biases.values():
             leaves[index[b]] = jnp.zeros_like(leaves[index[b]])
 
-    forward = make_forward(kernels)
     step = 0
-    first = next_batch(step)
-    order = execution_order(forward, jax.tree_util.tree_unflatten(treedef, leaves), first)
     centered = (
         {k: tuple(leaves[index[b]].shape) for k, b in biases.items()} if bias == "center" else {}
     )
-    statistics = jax.jit(_statistics(forward, order, centered))
+    # only the array leaves are traced (an Equinox module also holds functions and flags)
+    arrays = [i for i, leaf in enumerate(leaves) if is_array(leaf)]
+    fixed = list(leaves)
+    layer_statistics = _statistics(forward, order, centered)
+
+    def on_arrays(values: list[jax.Array], batch: Any) -> dict[str, dict[str, jax.Array]]:
+        full = list(fixed)
+        for i, value in zip(arrays, values, strict=True):
+            full[i] = value
+        return layer_statistics(jax.tree_util.tree_unflatten(treedef, full), batch)
+
+    jitted = jax.jit(on_arrays)
+
+    def statistics(tree: Any, batch: Any) -> dict[str, dict[str, jax.Array]]:
+        del tree
+        found: dict[str, dict[str, jax.Array]] = jitted([leaves[i] for i in arrays], batch)
+        return found
 
     def measure(layer: str) -> dict[str, np.ndarray]:
         nonlocal step
@@ -326,4 +356,4 @@ def lsuv(
             )
         )
     report = LSUVReport(tuple(records), tol, max_iters, step)
-    return finish(jax.tree_util.tree_unflatten(treedef, leaves)), report
+    return model_setup.finish(jax.tree_util.tree_unflatten(treedef, leaves)), report

@@ -1,70 +1,30 @@
-"""How :func:`jinit.lsuv` applies each kind of model and captures its layers' outputs.
+"""How :func:`jinit.lsuv` applies each kind of model and reads its layers' outputs.
 
-A *forward* is ``(params, batch) -> {kernel path: the output of the layer owning it}``. For a
-linen Module it applies the model with ``capture_intermediates``, for an nnx Module (or
-GraphDef and State) it merges and runs ``nnx.capture``, and for a plain function it checks the
-mapping the function returns. :func:`setup` picks the right one for ``lsuv``'s ``model``
-argument and says how to turn the rescaled parameters back into what ``lsuv`` returns.
+A *forward* is ``(params, batch) -> {kernel path: the output(s) of that kernel's layer}``. For a
+linen Module, an nnx Module (or GraphDef and State) and a function ``apply(params, batch)``
+it is a :class:`~jinit._src.lsuv_trace.TracedForward`: each kernel's own consuming operation,
+read from the traced program. A function that returns a mapping ``{kernel path: output}``
+names the outputs itself, and the mapping is checked. :func:`setup` picks the right one for
+``lsuv``'s ``model`` argument and says how to turn the rescaled parameters back into what
+``lsuv`` returns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import jax
+from jinit._src.lsuv_trace import TracedForward
+from jinit._src.program import trace_program
 
-from jinit._src.capture import module_outputs
-
-__all__ = ["Forward", "setup"]
+__all__ = ["Forward", "Setup", "setup"]
 
 #: ``(params, batch) -> {kernel path: the layer's output(s)}``.
 Forward = Callable[[Any, Any], Mapping[str, Any]]
 
 
 # ----------------------------------------------------------------------------- forward passes
-
-
-def _select(
-    outputs: dict[str, list[jax.Array]], modules: Mapping[str, str]
-) -> dict[str, list[jax.Array]]:
-    """``{kernel path: outputs of the module owning it}``; raise naming kernels without one."""
-    missing = [kernel for kernel, module in modules.items() if module not in outputs]
-    if missing:
-        raise ValueError(
-            f"jinit.lsuv: no output was captured for the module(s) owning {missing}. LSUV needs "
-            "the output of the module whose parameter the kernel is (a Dense/Conv layer called "
-            "directly, not inside nn.scan/vmap); exclude such kernels with kernel_pattern"
-        )
-    return {kernel: outputs[module] for kernel, module in modules.items()}
-
-
-def _linen_forward(model: Any, kernels: Sequence[str], apply_kwargs: Mapping[str, Any]) -> Forward:
-    # a kernel at "params/Block_0/Dense_1/kernel" belongs to the module "Block_0/Dense_1"
-    modules = {kernel: "/".join(kernel.split("/")[1:-1]) for kernel in kernels}
-
-    def forward(variables: Any, batch: Any) -> Mapping[str, Any]:
-        inputs = {name: tree for name, tree in variables.items() if name != "intermediates"}
-        _, state = model.apply(
-            inputs, batch, capture_intermediates=True, mutable=["intermediates"], **apply_kwargs
-        )
-        return _select(module_outputs(state["intermediates"]), modules)
-
-    return forward
-
-
-def _nnx_forward(graphdef: Any, kernels: Sequence[str], apply_kwargs: Mapping[str, Any]) -> Forward:
-    from flax import nnx
-
-    modules = {kernel: kernel.rsplit("/", 1)[0] if "/" in kernel else "" for kernel in kernels}
-
-    def forward(state: Any, batch: Any) -> Mapping[str, Any]:
-        module = nnx.merge(graphdef, state)
-        capture = nnx.capture(module, nnx.Intermediate, method_outputs=nnx.Intermediate)
-        _, intermediates = capture(batch, **apply_kwargs)  # type: ignore[no-untyped-call]
-        return _select(module_outputs(intermediates), modules)
-
-    return forward
 
 
 def _user_forward(
@@ -95,10 +55,33 @@ def _user_forward(
     return forward
 
 
-def setup(
-    model: Any, variables: Any, apply_kwargs: Mapping[str, Any]
-) -> tuple[Any, Callable[[list[str]], Forward], Callable[[Any], Any]]:
-    """``(params tree, kernels -> forward, params tree -> what lsuv returns)`` for ``model``."""
+@dataclass(frozen=True)
+class Setup:
+    """What :func:`setup` makes of ``lsuv``'s model.
+
+    Attributes:
+      params: the parameter tree LSUV rescales.
+      traced: the function to trace (``fn(params, batch, **kwargs)``), or ``None`` for a function
+        that returns its layers' outputs itself.
+      mapping: that function, or ``None``.
+      finish: turns the rescaled tree into what ``lsuv`` returns.
+    """
+
+    params: Any
+    traced: Callable[..., Any] | None
+    mapping: Callable[..., Any] | None
+    finish: Callable[[Any], Any]
+
+    def forward(self, kernels: Sequence[str], apply_kwargs: Mapping[str, Any]) -> Forward:
+        """The forward for ``kernels``."""
+        if self.traced is not None:
+            return TracedForward(self.traced, kernels, apply_kwargs)
+        assert self.mapping is not None
+        return _user_forward(self.mapping, kernels, apply_kwargs)
+
+
+def setup(model: Any, variables: Any, apply_kwargs: Mapping[str, Any], first: Any) -> Setup:
+    """The :class:`Setup` of ``model`` and ``variables``; ``first`` is a batch (for functions)."""
     import flax.linen as nn
     from flax import nnx
 
@@ -108,11 +91,8 @@ def setup(
                 "jinit.lsuv: a linen Module needs its variables, e.g. "
                 f"lsuv(model, model.init(key, x), ...); got {type(variables).__name__}"
             )
-        return (
-            variables,
-            lambda kernels: _linen_forward(model, kernels, apply_kwargs),
-            lambda tree: tree,
-        )
+        return Setup(variables, model.apply, None, lambda tree: tree)
+    graphdef: Any = None
     if isinstance(model, nnx.Module):
         if variables is not None:
             raise TypeError(
@@ -120,31 +100,30 @@ def setup(
                 "(a new module is returned), or pass nnx.split(model) as (graphdef, state)"
             )
         graphdef, state = nnx.split(model)
-        return (
-            state,
-            lambda kernels: _nnx_forward(graphdef, kernels, apply_kwargs),
-            lambda tree: nnx.merge(graphdef, tree),
-        )
-    if isinstance(model, nnx.GraphDef):
+        finish: Callable[[Any], Any] = lambda tree: nnx.merge(graphdef, tree)  # noqa: E731
+    elif isinstance(model, nnx.GraphDef):
         if not isinstance(variables, nnx.State):
             raise TypeError(
                 "jinit.lsuv: an nnx GraphDef needs its nnx.State (graphdef, state = "
                 f"nnx.split(model)); got {type(variables).__name__}"
             )
-        return (
-            variables,
-            lambda kernels: _nnx_forward(model, kernels, apply_kwargs),
-            lambda tree: tree,
-        )
+        graphdef, state, finish = model, variables, lambda tree: tree
+    if graphdef is not None:
+        merged = graphdef
+
+        def call(state: Any, batch: Any, **kwargs: Any) -> Any:
+            return nnx.merge(merged, state)(batch, **kwargs)
+
+        return Setup(state, call, None, finish)
     if callable(model):
         if variables is None:
             raise TypeError("jinit.lsuv: a function model needs the params it is applied to")
-        return (
-            variables,
-            lambda kernels: _user_forward(model, kernels, apply_kwargs),
-            lambda tree: tree,
-        )
+        traced = trace_program(model, variables, (first,), apply_kwargs, owner="jinit.lsuv")
+        if isinstance(traced.output, Mapping):
+            return Setup(variables, None, model, lambda tree: tree)
+        return Setup(variables, model, None, lambda tree: tree)
     raise TypeError(
         "jinit.lsuv: model must be a flax.linen Module, an nnx Module or GraphDef, or a "
-        f"function (params, batch) -> {{kernel path: output}}; got {type(model).__name__}"
+        f"function apply(params, batch) (returning the output, or {{kernel path: output}}); "
+        f"got {type(model).__name__}"
     )

@@ -41,7 +41,7 @@ from jinit._src import axis_flow as flow
 from jinit._src.axis_flow import Track
 from jinit._src.output_axes import Frames, is_stack, stack_outcome
 
-__all__ = ["Fact", "Site", "Use", "Walk", "walk"]
+__all__ = ["Fact", "Site", "Use", "Walk", "call_jaxpr", "walk"]
 
 #: Position of an equation: indices into nested programs; a str entry marks a loop/branch body.
 Site = tuple[int | str, ...]
@@ -220,7 +220,7 @@ def _run(
     return [read(v) for v in jaxpr.outvars]
 
 
-def _call_jaxpr(eqn: JaxprEqn) -> tuple[Jaxpr, int] | None:
+def call_jaxpr(eqn: JaxprEqn) -> tuple[Jaxpr, int] | None:
     """The program a call-like equation runs on its operands (jit, remat, custom_jvp...)."""
     for param in eqn.params.values():
         inner = param.jaxpr if isinstance(param, ClosedJaxpr) else param
@@ -250,7 +250,7 @@ def _equation(eqn: JaxprEqn, ins: list[Fact], where: _Where, result: Walk) -> li
         return _while(eqn, ins, site, result, where.frames)
     if name == "cond":
         return _cond(eqn, ins, site, result, where.frames)
-    call = _call_jaxpr(eqn)
+    call = call_jaxpr(eqn)
     if call is not None:
         inner, n_consts = call
         frames = (*where.frames, (where.jaxpr, where.index))
