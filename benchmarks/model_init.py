@@ -6,7 +6,9 @@ every time, so compile time is included, then the warm call):
 1. A deep Dense model (default 96 layers of width 1024, Flax linen, Flax's default
    initializers: LeCun normal kernels, zero biases). Anchor: ``jax.jit(model.init)``.
    jinit: ``jax.eval_shape(model.init)`` + ``jinit.init_params`` with the same initializers as
-   rules (one vmapped draw per group of equal shapes).
+   rules (one compiled draw per group of equal shapes). And what ``jinit.trace_axes`` adds:
+   the same with factory rules (``jinit.lecun_normal``), layouts from names against layouts
+   from ``axes=jinit.trace_axes(model.apply, abstract, x)``.
 2. An ensemble of small MLPs (default 64 copies of 3 x 64). Anchors: a Python loop over keys of
    one jitted ``model.init``, and ``jax.jit(jax.vmap(model.init))``. jinit:
    ``jinit.ensemble_init`` (``lax.map``; and with ``batch_size`` = all copies).
@@ -100,8 +102,32 @@ def deep_model(depth: int, width: int, repeats: int) -> dict[str, Any]:
 
         return run
 
-    times = compare({"anchor": anchor, "grouped": grouped}, repeats)
+    factories = {"*kernel": jinit.lecun_normal, "*bias": jinit.zeros}  # fans from the layouts
+
+    def named() -> Callable[[], Any]:
+        def run() -> Any:
+            abstract = jax.eval_shape(model.init, key, x)
+            return jinit.init_params(abstract, factories, jax.random.key(1))
+
+        return run
+
+    def traced() -> Callable[[], Any]:
+        def run() -> Any:
+            abstract = jax.eval_shape(model.init, key, x)
+            axes = jinit.trace_axes(model.apply, abstract, x)
+            return jinit.init_params(abstract, factories, jax.random.key(1), axes=axes)
+
+        return run
+
+    methods = {"anchor": anchor, "grouped": grouped, "named": named, "traced": traced}
+    times = compare(methods, repeats)
     a, g = times["anchor"], times["grouped"]
+    abstract = jax.eval_shape(model.init, key, x)
+    trace_alone = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jinit.trace_axes(model.apply, abstract, x)
+        trace_alone.append(time.perf_counter() - start)
     return {
         "work": f"{depth} x Dense({width}) model, f32, "
         f"{(depth + 1) * width * width * 4 / 2**30:.2f} GiB of parameters",
@@ -113,6 +139,13 @@ def deep_model(depth: int, width: int, repeats: int) -> dict[str, Any]:
         "jinit_warm_s": g["warm_s"],
         "speedup_first": a["first_s"] / g["first_s"],
         "speedup_warm": a["warm_s"] / g["warm_s"],
+        "factories_named_first_s": times["named"]["first_s"],
+        "factories_named_warm_s": times["named"]["warm_s"],
+        "factories_traced_first_s": times["traced"]["first_s"],
+        "factories_traced_warm_s": times["traced"]["warm_s"],
+        "trace_axes_s": statistics.median(trace_alone),
+        "trace_added_first_s": times["traced"]["first_s"] - times["named"]["first_s"],
+        "trace_added_warm_s": times["traced"]["warm_s"] - times["named"]["warm_s"],
     }
 
 
@@ -175,6 +208,19 @@ def markdown(meta: dict[str, Any], deep: dict[str, Any], ens: list[dict[str, Any
         "",
         f"End to end (first call): **{deep['speedup_first']:.1f}x** faster; warm: "
         f"{deep['speedup_warm']:.2f}x.",
+        "",
+        "### What the trace adds (factory rules: `jinit.lecun_normal`, not called)",
+        "",
+        "| method | first call s | warm s |",
+        "|---|---:|---:|",
+        f"| eval_shape + init_params, layouts from names | {deep['factories_named_first_s']:.2f} "
+        f"| {deep['factories_named_warm_s']:.3f} |",
+        f"| eval_shape + trace_axes + init_params(axes=) | "
+        f"{deep['factories_traced_first_s']:.2f} | {deep['factories_traced_warm_s']:.3f} |",
+        "",
+        f"`jinit.trace_axes(model.apply, abstract, x)` alone: **{deep['trace_axes_s']:.3f} s** "
+        f"(median); added to the first call {deep['trace_added_first_s']:+.3f} s, to a warm "
+        f"call {deep['trace_added_warm_s']:+.3f} s.",
         "",
         f"## Ensemble: {ens[0]['work']}",
         "",
