@@ -119,14 +119,80 @@ def test_preset_errors() -> None:
     with pytest.raises(ValueError, match="fan_in"):
         jinit.torch_bias(fan_in=0)
     # a parameter whose role cannot be known is refused, not guessed
-    with pytest.raises(ValueError, match=r"cannot tell the layout of 1 parameter.*'b': jinit does "
-                       r"not know the layout of a parameter named 'b'"):
+    with pytest.raises(
+        ValueError,
+        match=r"cannot tell the layout of 1 parameter.*'b': jinit does "
+        r"not know the layout of a parameter named 'b'",
+    ):
         jinit.reinit({"b": jnp.zeros(3)}, {"b": jinit.torch_bias}, jax.random.key(0))
     # a fan_in factory that cannot take fan_in=None, given a bias that belongs to no kernel
-    with pytest.raises(ValueError, match=r"needs the fan-in of the kernel the parameter is added "
-                       r"to, but there is none"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs the fan-in of the kernel the parameter is added "
+        r"to, but there is none",
+    ):
         jinit.reinit(
             {"norm": {"bias": jnp.zeros(3), "scale": jnp.ones(3)}},
             {"*bias": lambda *, fan_in: jinit.torch_bias(fan_in=fan_in)},
             jax.random.key(0),
         )
+
+
+# ----------------------------------------------------------------------------- real layouts
+
+
+def test_torch_preset_on_norm_layers_and_torch_style_weights() -> None:
+    """BatchNorm/LayerNorm: scale 1, bias 0 (before: ``no params/BatchNorm_0/kernel`` even with
+    strict=False); Equinox ``weight``/``bias`` as PyTorch's Linear, known by the layer type."""
+    eqx = pytest.importorskip("equinox")
+
+    class Net(nn.Module):
+        @nn.compact
+        def __call__(self, x: jax.Array) -> jax.Array:
+            h = nn.BatchNorm(use_running_average=True)(nn.Conv(32, (3, 3))(x))
+            return nn.Dense(10)(nn.LayerNorm()(h.reshape(h.shape[0], -1)))
+
+    x = jnp.ones((1, 6, 6, 8))
+    abstract = jax.eval_shape(Net().init, jax.random.key(0), x)
+    new = jinit.init_params(abstract, jinit.preset("torch"), jax.random.key(1))
+    flat = {
+        jinit.path_string(p): np.asarray(v) for p, v in jax.tree_util.tree_flatten_with_path(new)[0]
+    }
+    for path in (
+        "params/BatchNorm_0/scale",
+        "params/LayerNorm_0/scale",
+        "batch_stats/BatchNorm_0/var",
+    ):
+        np.testing.assert_array_equal(flat[path], 1.0)
+    for path in (
+        "params/BatchNorm_0/bias",
+        "params/LayerNorm_0/bias",
+        "batch_stats/BatchNorm_0/mean",
+    ):
+        np.testing.assert_array_equal(flat[path], 0.0)
+    bound = 1 / math.sqrt(3 * 3 * 8)  # the conv bias takes its kernel's fan-in
+    assert np.abs(flat["params/Conv_0/bias"]).max() <= bound
+    assert np.abs(flat["params/Conv_0/bias"]).max() > 0.5 * bound
+
+    class Torchy(eqx.Module):
+        linear: eqx.nn.Linear
+        norm: eqx.nn.LayerNorm
+
+        def __call__(self, x: jax.Array) -> jax.Array:
+            return self.norm(self.linear(x))
+
+    model = Torchy(eqx.nn.Linear(300, 200, key=jax.random.key(0)), eqx.nn.LayerNorm(200))
+    axes = jinit.trace_axes(lambda m, x: m(x), model, jnp.ones(300))
+    by_type = jinit.reinit(model, jinit.preset("torch"), jax.random.key(2))
+    traced = jinit.reinit(model, jinit.preset("torch"), jax.random.key(2), axes=axes)
+    for new_model in (by_type, traced):
+        np.testing.assert_array_equal(np.asarray(new_model.norm.weight), 1.0)
+        np.testing.assert_array_equal(np.asarray(new_model.norm.bias), 0.0)
+        assert np.abs(np.asarray(new_model.linear.bias)).max() <= 1 / math.sqrt(300)
+    np.testing.assert_array_equal(
+        np.asarray(by_type.linear.weight), np.asarray(traced.linear.weight)
+    )
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(3)
+    theirs = torch.nn.Linear(300, 200).weight.detach().numpy().ravel()
+    assert scipy.stats.ks_2samp(np.asarray(by_type.linear.weight).ravel(), theirs).pvalue > 1e-4
