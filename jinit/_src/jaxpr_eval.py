@@ -16,7 +16,8 @@ from typing import Any
 
 from jax.extend.core import ClosedJaxpr, Jaxpr, Literal
 
-from jinit._src.trace_walk import Site, call_jaxpr
+from jinit._src.jaxpr_ops import call_jaxpr
+from jinit._src.trace_walk import Site
 
 __all__ = ["recordable", "run_recording"]
 

@@ -30,7 +30,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, Var
+from jax.extend.core import Jaxpr, Literal, Var
+
+from jinit._src.jaxpr_ops import ELEMENTWISE, IDENTITY, call_jaxpr
 
 __all__ = ["Frames", "is_stack", "stack_outcome"]
 
@@ -40,63 +42,12 @@ Frames = tuple[tuple[Jaxpr | None, int], ...]
 
 _STACK = {"indexed", "batch"}
 _LIMIT = 2000  # equations looked at per axis, at most (then: mixed)
-_SAME_AXES = {
-    "convert_element_type",
-    "copy",
-    "copy_p",
-    "neg",
-    "reduce_precision",
-    "real",
-    "conj",
-    "sharding_constraint",
-    "reshard",
-    "mesh_cast",
-    "pvary",
-    "stop_gradient",
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "max",
-    "min",
-    "pow",
-    "integer_pow",
-    "exp",
-    "log",
-    "log1p",
-    "tanh",
-    "logistic",
-    "erf",
-    "erf_inv",
-    "abs",
-    "sign",
-    "sqrt",
-    "rsqrt",
-    "square",
-    "sin",
-    "cos",
-    "select_n",
-    "add_any",
-    "exp2",
-    "expm1",
-    "clamp",
-}
+#: Operations that keep every axis of a one-operand-to-one-result value where it is.
+_SAME_AXES = (IDENTITY - {"optimization_barrier", "device_put"}) | ELEMENTWISE
 
 
 def _shape(atom: Any) -> tuple[int, ...]:
     return tuple(getattr(atom.aval, "shape", ()))
-
-
-def _call(eqn: Any) -> Jaxpr | None:
-    for param in eqn.params.values():
-        inner = param.jaxpr if isinstance(param, ClosedJaxpr) else param
-        if (
-            isinstance(inner, Jaxpr)
-            and len(inner.invars) == len(eqn.invars)
-            and len(inner.outvars) == len(eqn.outvars)
-        ):
-            return inner
-    return None
 
 
 def _reshaped(axis: int, in_shape: Sequence[int], out_shape: Sequence[int]) -> int | None:
@@ -165,7 +116,8 @@ def _follow(
         if budget[0] < 0:
             outcomes.add("mixed")
             return
-        inner = _call(eqn)
+        found = call_jaxpr(eqn)
+        inner = None if found is None else found[0]
         for position, atom in enumerate(eqn.invars):
             if isinstance(atom, Literal):
                 continue

@@ -39,6 +39,12 @@ from jax.extend.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 
 from jinit._src import axis_flow as flow
 from jinit._src.axis_flow import Track
+from jinit._src.jaxpr_ops import ADDITIVE as _ADDITIVE
+from jinit._src.jaxpr_ops import IDENTITY as _IDENTITY
+from jinit._src.jaxpr_ops import MULTIPLICATIVE as _MULTIPLICATIVE
+from jinit._src.jaxpr_ops import RELAYOUTS as _RELAYOUTS
+from jinit._src.jaxpr_ops import TRANSFORMS as _TRANSFORMS
+from jinit._src.jaxpr_ops import call_jaxpr
 from jinit._src.output_axes import Frames, is_stack, stack_outcome
 
 __all__ = ["Fact", "Site", "Use", "Walk", "call_jaxpr", "walk"]
@@ -47,32 +53,6 @@ __all__ = ["Fact", "Site", "Use", "Walk", "call_jaxpr", "walk"]
 Site = tuple[int | str, ...]
 
 _EMPTY: frozenset[int] = frozenset()
-
-#: Primitives that are the identity on values (possibly n operands to n results).
-_IDENTITY = {
-    "convert_element_type",
-    "copy",
-    "copy_p",
-    "neg",
-    "reduce_precision",
-    "real",
-    "conj",
-    "optimization_barrier",
-    "sharding_constraint",
-    "reshard",
-    "mesh_cast",
-    "device_put",
-    "pvary",
-    "stop_gradient",
-    "rev",
-    "pad",
-}
-_ADDITIVE = {"add", "sub", "add_any"}
-_MULTIPLICATIVE = {"mul", "div"}
-#: Binary operations that keep a weight a weight when the other operand is data-free.
-_TRANSFORMS = _ADDITIVE | _MULTIPLICATIVE | {"max", "min"}
-#: Re-layouts of one operand (besides the identities): they keep a kernel's output its output.
-_RELAYOUTS = {"reshape", "transpose", "broadcast_in_dim", "squeeze", "slice", "dynamic_slice"}
 
 
 @dataclass(frozen=True)
@@ -218,20 +198,6 @@ def _run(
             env[var] = fact
             result.facts[var] = result.facts[var].join(fact) if var in result.facts else fact
     return [read(v) for v in jaxpr.outvars]
-
-
-def call_jaxpr(eqn: JaxprEqn) -> tuple[Jaxpr, int] | None:
-    """The program a call-like equation runs on its operands (jit, remat, custom_jvp...)."""
-    for param in eqn.params.values():
-        inner = param.jaxpr if isinstance(param, ClosedJaxpr) else param
-        if (
-            isinstance(inner, Jaxpr)
-            and len(inner.invars) == len(eqn.invars)
-            and len(inner.outvars) == len(eqn.outvars)
-        ):
-            n_consts = len(param.consts) if isinstance(param, ClosedJaxpr) else 0
-            return inner, n_consts
-    return None
 
 
 def _closed(param: Any) -> tuple[Jaxpr, int]:
