@@ -199,3 +199,14 @@ def test_ensemble_kwargs_and_bad_arguments() -> None:
         jinit.ensemble_init(init_fn, jax.random.key(0), 2, batch_size=1.5, width=3)
     with pytest.raises(TypeError, match="init_fn must be callable"):
         jinit.ensemble_init("model", jax.random.key(0), 2)
+
+
+def test_a_fresh_preset_compiles_nothing_again() -> None:
+    """preset(name) hands out the same rule values each call, so the draws stay cached (a loop
+    over seeds with a fresh preset each time took 75 s instead of 2 s before)."""
+    abstract = jax.eval_shape(ConvNet().init, jax.random.key(0), jnp.ones((1, 6, 6, 3)))
+    jinit.init_params(abstract, jinit.preset("torch"), jax.random.key(0))
+    misses = _group_fn.cache_info().misses
+    for seed in range(3):
+        jinit.init_params(abstract, jinit.preset("torch"), jax.random.key(seed))
+    assert _group_fn.cache_info().misses == misses

@@ -41,6 +41,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -112,10 +113,28 @@ def torch_bias(*, fan_in: float | None = None) -> Initializer:
     return random_uniform(-bound, bound)
 
 
+def _fresh_copies(build: Callable[[], RuleSet]) -> Callable[[], RuleSet]:
+    """Build a preset's rule values once; hand out a new rule set of those same values.
+
+    ``jinit.reinit`` keys its compiled draws by the rule values, so the same values on every
+    call (``preset("torch")`` in a loop) compile nothing again; the dict itself is new, so a
+    caller may extend it.
+    """
+    built = functools.cache(build)
+
+    @functools.wraps(build)
+    def copy() -> RuleSet:
+        rules = built()
+        return RuleSet(dict(rules), optional=rules.optional)
+
+    return copy
+
+
 def _torch_kernel() -> Callable[..., Initializer]:
     return partial(torch_kaiming_uniform, math.sqrt(5.0))
 
 
+@_fresh_copies
 def torch_preset() -> RuleSet:
     """PyTorch's default initialization, for porting a model to Flax with the same statistics.
 
@@ -145,6 +164,7 @@ def _torchvision_bias(
     return zeros
 
 
+@_fresh_copies
 def torchvision_preset() -> RuleSet:
     """The initialization of torchvision's ResNets: convs kaiming_normal_(fan_out, relu), norms 1/0.
 
@@ -170,6 +190,7 @@ def torchvision_preset() -> RuleSet:
     )
 
 
+@_fresh_copies
 def keras_preset() -> RuleSet:
     """Keras defaults: Glorot uniform kernels, orthogonal recurrent kernels, zero biases."""
     rules: dict[str | re.Pattern[str], Any] = {
@@ -183,6 +204,7 @@ def keras_preset() -> RuleSet:
     return RuleSet(rules)
 
 
+@_fresh_copies
 def flax_preset() -> RuleSet:
     """Flax defaults: LeCun normal kernels, orthogonal recurrent kernels, zero biases."""
     rules: dict[str | re.Pattern[str], Any] = {
