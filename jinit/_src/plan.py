@@ -24,7 +24,8 @@ import jax
 
 from jinit._src.base import Initializer
 from jinit._src.draw import rebuild
-from jinit._src.layouts import TRACE_HINT, infer_layout
+from jinit._src.layout_source import SHOWN, Layouts, given_axes, listed, owners_of
+from jinit._src.layouts import TRACE_HINT
 from jinit._src.param_axes import UNRESOLVED_ROLES, ParamAxes
 from jinit._src.paths import path_string
 from jinit._src.program import is_array
@@ -33,7 +34,6 @@ from jinit._src.rule_values import ByRole, RuleSet, accepts_no_fan_in, rule_kind
 __all__ = ["Assignment", "Pattern", "Plan", "ReinitReport", "matcher", "plan"]
 
 Pattern = str | re.Pattern[str]
-_SHOWN = 5  # how many paths an error lists
 
 
 def _label(pattern: Pattern) -> str:
@@ -110,102 +110,6 @@ def matcher(pattern: object, what: str = "jinit.reinit: rule pattern") -> Callab
     )
 
 
-def _step(obj: Any, entry: Any) -> Any:
-    if isinstance(entry, jax.tree_util.GetAttrKey):
-        return getattr(obj, entry.name)
-    if isinstance(entry, jax.tree_util.SequenceKey):
-        return obj[entry.idx]
-    if isinstance(entry, jax.tree_util.DictKey):
-        return obj[entry.key]
-    raise LookupError(entry)
-
-
-def owners_of(target: Any, key_paths: Sequence[Sequence[Any]]) -> dict[str, Any]:
-    """``{module path: module object}`` for the objects that hold the leaves (Equinox modules).
-
-    The pytree is walked along each leaf's key path; a leaf whose path cannot be walked (a
-    flattened index) has no owner.
-    """
-    owners: dict[str, Any] = {}
-    for entries in key_paths:
-        prefix = path_string(entries[:-1])
-        if prefix in owners:
-            continue
-        obj = target
-        try:
-            for entry in entries[:-1]:
-                obj = _step(obj, entry)
-        except (LookupError, AttributeError, TypeError):
-            continue
-        owners[prefix] = obj
-    return owners
-
-
-class _Layouts:
-    """The layout of each leaf, from ``axes`` or inferred, computed once when first asked for."""
-
-    def __init__(
-        self,
-        axes: Mapping[str, ParamAxes] | None,
-        traced: bool,
-        shapes: Mapping[str, tuple[int, ...]],
-        owners: Mapping[str, Any],
-        stacked: Callable[[str], int],
-    ) -> None:
-        self.axes, self.traced, self.shapes = axes, traced, shapes
-        self.owners, self.stacked = owners, stacked
-        self.cache: dict[str, ParamAxes] = {}
-
-    def __call__(self, path: str) -> ParamAxes:
-        if path in self.cache:
-            return self.cache[path]
-        shape = self.shapes[path]
-        prefix = path.rsplit("/", 1)[0] if "/" in path else ""
-        if self.axes is not None and path in self.axes:
-            found = self.axes[path]
-        elif self.traced:
-            found = ParamAxes(
-                path,
-                shape,
-                "unknown",
-                reason="the traced axes have no entry for it: trace the same model "
-                "(jinit.trace_axes(apply_fn, params, x) with these params)",
-            )
-        else:
-            siblings = {
-                p.rsplit("/", 1)[-1]: s
-                for p, s in self.shapes.items()
-                if (p.rsplit("/", 1)[0] if "/" in p else "") == prefix and p != path
-            }
-            found = infer_layout(
-                path,
-                shape,
-                owner=self.owners.get(prefix),
-                siblings=siblings,
-                stacked=self.stacked(path),
-            )
-        self.cache[path] = found
-        return found
-
-
-def _as_param_axes(path: str, shape: tuple[int, ...], value: object, owner: str) -> ParamAxes:
-    if isinstance(value, ParamAxes):
-        return value
-    if isinstance(value, Mapping) and {"in_axis", "out_axis"} <= set(value):
-        return ParamAxes(
-            path,
-            shape,
-            str(value.get("role", "dense")),
-            in_axis=value["in_axis"],
-            out_axis=value["out_axis"],
-            batch_axis=tuple(value.get("batch_axis", ())),
-        )
-    raise TypeError(
-        f"{owner}: axes[{path!r}] must be a jinit.ParamAxes (from jinit.trace_axes) or a dict "
-        f"with 'in_axis' and 'out_axis' (and 'batch_axis'), got {value!r}"
-    )
-
-
 class _RefusedError(Exception):
     """A parameter whose initializer cannot be resolved without more information."""
 
@@ -215,7 +119,7 @@ class _RefusedError(Exception):
 
 
 def _resolve(
-    value: Any, kind: str, path: str, layouts: _Layouts, owner: str, pattern: Pattern
+    value: Any, kind: str, path: str, layouts: Layouts, owner: str, pattern: Pattern
 ) -> tuple[Any, str, tuple[Any, ...]]:
     """``(rule value, kind, arguments)`` of the group that initializes ``path``."""
     if kind in ("initializer", "explicit"):
@@ -271,11 +175,6 @@ def _resolve(
         )
     fan_in, kernel_role = fans.pop()
     return value, "fan_in", (fan_in, kernel_role) if takes_kernel_role(value) else (fan_in,)
-
-
-def _listed(paths: Sequence[str]) -> str:
-    shown = repr(list(paths[:_SHOWN]))
-    return shown + (f" and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else "")
 
 
 def _kernels(layout: ParamAxes) -> str:
@@ -335,27 +234,8 @@ def plan(
     paths = [path_string(p) for p, _ in flat]
     leaves = [leaf for _, leaf in flat]
     shapes = {p: tuple(leaf.shape) for p, leaf in zip(paths, leaves, strict=True) if is_array(leaf)}
-    layout_axes = None
-    if axes is not None:
-        layout_axes = {
-            path: _as_param_axes(path, shapes.get(path, ()), value, owner)
-            for path, value in axes.items()
-        }
-        foreign = [p for p in layout_axes if p not in shapes]
-        if foreign:
-            raise ValueError(
-                f"{owner}: axes has entries for {len(foreign)} path(s) the tree does not have "
-                f"({_listed(foreign)}); were the axes traced from another model? Paths "
-                f"here look like {paths[:3]}"
-            )
-        wrong = [p for p, a in layout_axes.items() if tuple(a.shape) != shapes[p]]
-        if wrong:
-            p = wrong[0]
-            raise ValueError(
-                f"{owner}: axes[{p!r}] is for shape {layout_axes[p].shape}, but the parameter "
-                f"has shape {shapes[p]}; trace the model with these parameters"
-            )
-    layouts = _Layouts(
+    layout_axes = given_axes(axes, shapes, paths, owner)
+    layouts = Layouts(
         layout_axes,
         isinstance(axes, TracedAxes),
         shapes,
@@ -393,17 +273,17 @@ def plan(
         )
         touched[pattern].append(path)
     if refused:
-        listed = "; ".join(f"{r.path!r}: {r.reason}" for r in refused[:_SHOWN])
+        reasons = "; ".join(f"{r.path!r}: {r.reason}" for r in refused[:SHOWN])
         raise ValueError(
             f"{owner}: cannot tell the layout of {len(refused)} parameter(s) the rules give to "
-            f"factories, and will not guess: {listed}"
-            f"{f' (and {len(refused) - _SHOWN} more)' if len(refused) > _SHOWN else ''}. "
+            f"factories, and will not guess: {reasons}"
+            f"{f' (and {len(refused) - SHOWN} more)' if len(refused) > SHOWN else ''}. "
             f"{TRACE_HINT}"
         )
     if abstract:
         raise ValueError(
             f"{owner}: {len(abstract)} abstract parameter(s) (jax.ShapeDtypeStruct) matched no "
-            f"rule and would stay abstract: {_listed(abstract)}. "
+            f"rule and would stay abstract: {listed(abstract)}. "
             "Add rules for them (e.g. '*scale': jinit.ones, '*bias': jinit.zeros)"
         )
     unused = [p for p, hit in touched.items() if not hit]
