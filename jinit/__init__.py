@@ -27,10 +27,10 @@ from jinit._src.depth_presets import mup_learning_rates as mup_learning_rates
 from jinit._src.depth_presets import mup_rules as mup_rules
 from jinit._src.depth_presets import rezero_rules as rezero_rules
 from jinit._src.diagnose import diagnose as diagnose
-from jinit._src.diagnosis import ActivationStats as ActivationStats
 from jinit._src.diagnosis import Diagnosis as Diagnosis
-from jinit._src.diagnosis import DiagnosisFlag as DiagnosisFlag
-from jinit._src.diagnosis import ParameterStats as ParameterStats
+from jinit._src.diagnosis_flags import ActivationStats as ActivationStats
+from jinit._src.diagnosis_flags import DiagnosisFlag as DiagnosisFlag
+from jinit._src.diagnosis_flags import ParameterStats as ParameterStats
 from jinit._src.distribution_forms import random_normal as random_normal
 from jinit._src.distribution_forms import random_uniform as random_uniform
 from jinit._src.distribution_forms import trunc_normal as trunc_normal

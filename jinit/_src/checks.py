@@ -11,7 +11,7 @@ import difflib
 import math
 import numbers
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -322,18 +322,33 @@ def check_fill_value(owner: str, name: str, value: ArrayLike, dtype: np.dtype) -
     if jnp.issubdtype(dtype, np.inexact):
         _check_float_fill(owner, name, array, dtype, is_complex)
     elif dtype == np.bool_:
-        bad = (array != 0) & (array != 1)
-        if np.any(bad):
-            where, number = _first(array, bad, name)
-            raise ValueError(
-                _fail(
-                    owner,
-                    f"{where} {_show(number)} is not 0 or 1; bool would turn every nonzero "
-                    "value into True. Pass 0/1 (False/True), or a numeric dtype.",
-                )
-            )
+        _refuse(
+            owner,
+            name,
+            array,
+            (array != 0) & (array != 1),
+            lambda number: (
+                "is not 0 or 1; bool would turn every nonzero value into True. "
+                "Pass 0/1 (False/True), or a numeric dtype."
+            ),
+        )
     elif jnp.issubdtype(dtype, np.integer):
         _check_integer_fill(owner, name, array, dtype)
+
+
+def _refuse(
+    owner: str,
+    name: str,
+    array: np.ndarray,
+    bad: np.ndarray,
+    problem: Callable[[object], str],
+    prefix: str = "",
+) -> None:
+    """Raise naming the first entry of ``array`` where ``bad`` holds, and ``problem(entry)``."""
+    if not np.any(bad):
+        return
+    where, number = _first(array, bad, name)
+    raise ValueError(_fail(owner, f"{prefix}{where} {_show(number)} {problem(number)}"))
 
 
 def _check_float_fill(
@@ -343,33 +358,34 @@ def _check_float_fill(
     parts = [("", array.real), ("the imaginary part of ", array.imag)]
     if not is_complex:
         parts = [("", array)]
+    each = " for the real and the imaginary part" if is_complex else ""
     for prefix, part in parts:
-        bad = np.abs(part.astype(np.float64)) > limit
-        if np.any(bad):
-            where, number = _first(part, bad, name)
-            each = " for the real and the imaginary part" if is_complex else ""
-            raise ValueError(
-                _fail(
-                    owner,
-                    f"{prefix}{where} {_show(number)} overflows {dtype.name} (largest finite "
-                    f"value {limit:.6g}{each}); use a wider dtype or a smaller {name}.",
-                )
-            )
+        _refuse(
+            owner,
+            name,
+            part,
+            np.abs(part.astype(np.float64)) > limit,
+            lambda number: (
+                f"overflows {dtype.name} (largest finite value {limit:.6g}{each}); "
+                f"use a wider dtype or a smaller {name}."
+            ),
+            prefix,
+        )
 
 
 def _check_integer_fill(owner: str, name: str, array: np.ndarray, dtype: np.dtype) -> None:
     if np.issubdtype(array.dtype, np.floating):
-        bad = array != np.trunc(array)
-        if np.any(bad):
-            where, number = _first(array, bad, name)
-            raise ValueError(
-                _fail(
-                    owner,
-                    f"{where} {_show(number)} is not an integer; {dtype.name} would truncate "
-                    f"it to {math.trunc(float(number))}. Pass an integral value or a "  # type: ignore[arg-type]
-                    "floating-point dtype.",
-                )
-            )
+        _refuse(
+            owner,
+            name,
+            array,
+            array != np.trunc(array),
+            lambda number: (
+                f"is not an integer; {dtype.name} would truncate it to "
+                f"{math.trunc(float(number))}. Pass an integral value or a "  # type: ignore[arg-type]
+                "floating-point dtype."
+            ),
+        )
     info = jnp.iinfo(dtype)  # type: ignore[no-untyped-call]
     low, high = int(info.min), int(info.max)
     # Compared as Python numbers, exactly: a float 2**63 must not pass as int64's 2**63 - 1.

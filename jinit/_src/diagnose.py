@@ -27,18 +27,20 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import jax
 import jax.numpy as jnp
 
-from jinit._src.capture import Captured, captured, key_parts, output_type, outvar_positions
+from jinit._src.capture import Captured, key_parts, outvar_positions
 from jinit._src.diagnose_math import Loss, default_loss
 from jinit._src.diagnose_math import moments as _moments
 from jinit._src.diagnose_math import norms as _norms
-from jinit._src.diagnosis import ActivationStats, Diagnosis, ParameterStats, flags_for
+from jinit._src.diagnose_models import Setup, Spec, adapt, forward
+from jinit._src.diagnosis import Diagnosis
+from jinit._src.diagnosis_flags import ActivationStats, ParameterStats, flags_for
 
 if TYPE_CHECKING:
     import optax
@@ -46,96 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["diagnose"]
 
 _SOURCES = ("auto", "sown", "layers")
-
-
-class _Spec(NamedTuple):
-    shape: tuple[int, ...]
-    dtype: Any
-
-
-@dataclass(frozen=True)
-class _Setup:
-    """The static part of a measurement; hashable, so it keys the compilation cache."""
-
-    kind: str  # "linen", "nnx" or "function"
-    model: Any  # the linen apply, the nnx GraphDef, or the function
-    mutable: tuple[str, ...] = ()
-    selected: tuple[int, ...] = ()
-    loss: Loss | None = None
-    optimizer: Any = None
-
-
-# ----------------------------------------------------------------------------- models
-
-
-def _arrays(tree: Any, *, sown_only: bool = False) -> list[Captured[jax.Array]]:
-    """The captured arrays of an intermediates tree (leaves that are not arrays are left out)."""
-    return [c for c in captured(tree, sown_only=sown_only) if hasattr(c.value, "dtype")]
-
-
-def _forward(
-    setup: _Setup, params: Any, context: Any, batch: Any
-) -> tuple[Any, list[Captured[jax.Array]]]:
-    """Apply the model; return its output and every captured array (in no particular order)."""
-    if setup.kind == "linen":
-        variables = {**context, "params": params}
-        out, state = setup.model(
-            variables, batch, capture_intermediates=True, mutable=list(setup.mutable)
-        )
-        return out, _arrays(state.get("intermediates", {}))
-    if setup.kind == "nnx":
-        from flax import nnx
-
-        module = nnx.merge(setup.model, params, context)
-        kind = output_type()
-        capture = cast(Any, nnx.capture)(module, nnx.Intermediate, kind, method_outputs=kind)
-        out, sown, outputs = capture(batch)
-        return out, _arrays(sown, sown_only=True) + _arrays(outputs)
-    return setup.model(params, batch), []
-
-
-def _linen_module(model: Any) -> Any:
-    """The linen Module behind ``model`` (a Module, ``Module.apply``, a partial), or None."""
-    import flax.linen as nn
-
-    target = model
-    while isinstance(target, functools.partial):
-        target = target.func
-    if isinstance(target, nn.Module):
-        return target
-    owner = getattr(target, "__self__", None)
-    return owner if isinstance(owner, nn.Module) else None
-
-
-def _adapt(model: Any, params: Any) -> tuple[_Setup, Any, Any]:
-    """(setup, the parameters to differentiate, the rest of the model's state)."""
-    from flax import nnx
-
-    if isinstance(model, nnx.Module):
-        if params is not None:
-            raise TypeError(
-                "jinit.diagnose: an nnx Module holds its own parameters; pass params=None, got "
-                f"a {type(params).__name__}"
-            )
-        graphdef, state, rest = cast(tuple[Any, Any, Any], nnx.split(model, nnx.Param, ...))
-        return _Setup("nnx", graphdef), state, rest
-    if not callable(model):
-        raise TypeError(
-            "jinit.diagnose: model must be a linen Module (or its .apply), an nnx Module, or a "
-            f"function apply_fn(params, batch) -> output; got a {type(model).__name__}"
-        )
-    module = _linen_module(model)
-    if module is None:
-        return _Setup("function", model), params, None
-    if not isinstance(params, Mapping) or not params:
-        raise TypeError(
-            "jinit.diagnose: a linen model needs its variables ({'params': ...} from "
-            f"Module.init) or their 'params' collection; got {params!r:.80}"
-        )
-    variables = params if "params" in params else {"params": params}
-    others = {k: v for k, v in variables.items() if k not in ("params", "intermediates")}
-    apply = model.apply if module is model else model
-    return _Setup("linen", apply, ("intermediates", *others)), variables["params"], others
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -158,13 +70,13 @@ class _Plan:
     output: Any  # ShapeDtypeStruct(s) of the model's output
 
 
-def _plan(setup: _Setup, params: Any, context: Any, batch: Any, source: str) -> _Plan:
+def _plan(setup: Setup, params: Any, context: Any, batch: Any, source: str) -> _Plan:
     owners = {"/".join(key_parts(p)[:-1]) for p, _ in jax.tree_util.tree_leaves_with_path(params)}
-    record: list[Captured[_Spec]] = []
+    record: list[Captured[Spec]] = []
 
     def probe(p: Any, b: Any) -> tuple[Any, list[jax.Array]]:
-        out, found = _forward(setup, p, context, b)
-        record.extend(Captured(k, m, n, _Spec(tuple(a.shape), a.dtype)) for k, m, n, a in found)
+        out, found = forward(setup, p, context, b)
+        record.extend(Captured(k, m, n, Spec(tuple(a.shape), a.dtype)) for k, m, n, a in found)
         return out, [c.value for c in found]
 
     try:
@@ -216,11 +128,11 @@ def _default_optimizer() -> optax.GradientTransformation:
 # ----------------------------------------------------------------------------- measurement
 
 
-def _measure(setup: _Setup, params: Any, context: Any, batch: Any, labels: Any) -> Any:
+def _measure(setup: Setup, params: Any, context: Any, batch: Any, labels: Any) -> Any:
     """The loss, the selected activations, the gradients and the optimizer's first updates."""
 
     def objective(p: Any) -> tuple[jax.Array, list[jax.Array]]:
-        out, captured = _forward(setup, p, context, batch)
+        out, captured = forward(setup, p, context, batch)
         value = jnp.asarray(setup.loss(out, labels))  # type: ignore[misc]
         if value.shape != () or not jnp.issubdtype(value.dtype, jnp.floating):
             raise TypeError(
@@ -349,7 +261,7 @@ def diagnose(
             "jinit.diagnose: optimizer must be an optax.GradientTransformation (with init and "
             f"update), got {optimizer!r:.80}"
         )
-    setup, trainable, context = _adapt(model, params)
+    setup, trainable, context = adapt(model, params)
     _check_tree("params", trainable, finite=False)
     batch = jax.tree.map(jnp.asarray, batch)
     _check_tree("batch", batch, finite=True)

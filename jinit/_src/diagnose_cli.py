@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from jinit._src.diagnose import diagnose
-from jinit._src.diagnosis import (
+from jinit._src.diagnosis_flags import (
     EXPLODING_RATIO,
     LOSS_CHANCE_RATIO,
     LOSS_EXCESS_NATS,
