@@ -11,7 +11,7 @@ import difflib
 import math
 import numbers
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -23,17 +23,18 @@ __all__ = [
     "check_axes",
     "check_choice",
     "check_factory_dtype",
-    "check_fill_value",
     "check_finite_value",
     "check_real",
     "check_representable",
+    "fail",
     "normalize_axes",
     "resolve_dtype",
     "resolve_shape",
 ]
 
 
-def _fail(owner: str, message: str) -> str:
+def fail(owner: str, message: str) -> str:
+    """A message that starts with the public name asking: ``jinit.<owner>: <message>``."""
     return f"jinit.{owner}: {message}"
 
 
@@ -60,10 +61,10 @@ def check_real(
       ValueError: ``value`` is NaN, infinite, or violates the sign requirement.
     """
     if isinstance(value, bool | np.bool_ | str | bytes):
-        raise TypeError(_fail(owner, f"{name} must be a real number, got {value!r}."))
+        raise TypeError(fail(owner, f"{name} must be a real number, got {value!r}."))
     if isinstance(value, jax.core.Tracer):
         raise TypeError(
-            _fail(
+            fail(
                 owner,
                 f"{name} must be a concrete real number known when the initializer is built, "
                 "got a traced value. Build the initializer outside jax.jit/vmap.",
@@ -75,20 +76,20 @@ def check_real(
         array = np.asarray(value)
         if array.ndim != 0 or not np.issubdtype(array.dtype, np.number):
             raise TypeError(
-                _fail(
+                fail(
                     owner,
                     f"{name} must be a real scalar, got {value!r} of type {type(value).__name__}.",
                 )
             )
         if np.iscomplexobj(array):
-            raise TypeError(_fail(owner, f"{name} must be real, got the complex value {value!r}."))
+            raise TypeError(fail(owner, f"{name} must be real, got the complex value {value!r}."))
         number = float(array)
     if not math.isfinite(number):
-        raise ValueError(_fail(owner, f"{name} must be finite, got {number!r}."))
+        raise ValueError(fail(owner, f"{name} must be finite, got {number!r}."))
     if positive and number <= 0:
-        raise ValueError(_fail(owner, f"{name} must be > 0, got {number!r}."))
+        raise ValueError(fail(owner, f"{name} must be > 0, got {number!r}."))
     if nonnegative and number < 0:
-        raise ValueError(_fail(owner, f"{name} must be >= 0, got {number!r}."))
+        raise ValueError(fail(owner, f"{name} must be >= 0, got {number!r}."))
     return number
 
 
@@ -99,13 +100,13 @@ def check_finite_value(owner: str, name: str, value: ArrayLike) -> ArrayLike:
     try:
         array = np.asarray(value)
     except Exception as error:  # pragma: no cover - NumPy raises many types here
-        raise TypeError(_fail(owner, f"{name} must be array-like, got {value!r}.")) from error
+        raise TypeError(fail(owner, f"{name} must be array-like, got {value!r}.")) from error
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise TypeError(
-            _fail(owner, f"{name} must be numeric, got {value!r} (dtype {array.dtype}).")
+            fail(owner, f"{name} must be numeric, got {value!r} (dtype {array.dtype}).")
         )
     if np.issubdtype(array.dtype, np.inexact) and not np.all(np.isfinite(array)):
-        raise ValueError(_fail(owner, f"{name} must be finite, got {value!r}."))
+        raise ValueError(fail(owner, f"{name} must be finite, got {value!r}."))
     return value
 
 
@@ -114,12 +115,12 @@ def check_choice(owner: str, name: str, value: object, allowed: Iterable[str]) -
     options = list(allowed)
     listed = ", ".join(repr(option) for option in options)
     if not isinstance(value, str):
-        raise TypeError(_fail(owner, f"{name} must be a string, one of {listed}; got {value!r}."))
+        raise TypeError(fail(owner, f"{name} must be a string, one of {listed}; got {value!r}."))
     if value in options:
         return value
     close = difflib.get_close_matches(value.lower(), options, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(_fail(owner, f"{name} must be one of {listed}; got {value!r}.{hint}"))
+    raise ValueError(fail(owner, f"{name} must be one of {listed}; got {value!r}.{hint}"))
 
 
 def _is_index(value: object) -> bool:
@@ -141,10 +142,10 @@ def check_axes(owner: str, name: str, value: object) -> int | tuple[int, ...]:
         if all(_is_index(item) for item in items):
             axes = tuple(operator.index(item) for item in items)
             if len(set(axes)) != len(axes):
-                raise ValueError(_fail(owner, f"{name} has repeated axes: {value!r}."))
+                raise ValueError(fail(owner, f"{name} has repeated axes: {value!r}."))
             return axes
     raise TypeError(
-        _fail(
+        fail(
             owner,
             f"{name} must be an int or a sequence of ints, got {value!r} "
             f"of type {type(value).__name__}.",
@@ -159,7 +160,7 @@ def normalize_axes(owner: str, name: str, axes: Axes, ndim: int) -> tuple[int, .
     for axis in items:
         if not -ndim <= axis < ndim:
             raise ValueError(
-                _fail(
+                fail(
                     owner,
                     f"{name}={axes!r} is out of range for a shape of rank {ndim}; "
                     f"allowed axes are {-ndim}..{ndim - 1}.",
@@ -167,7 +168,7 @@ def normalize_axes(owner: str, name: str, axes: Axes, ndim: int) -> tuple[int, .
             )
         out.append(axis % ndim)
     if len(set(out)) != len(out):
-        raise ValueError(_fail(owner, f"{name}={axes!r} names the same axis twice."))
+        raise ValueError(fail(owner, f"{name}={axes!r} names the same axis twice."))
     return tuple(out)
 
 
@@ -179,13 +180,13 @@ def resolve_shape(owner: str, shape: object) -> tuple[int, ...]:
         shape = shape.tolist()
     if not isinstance(shape, Sequence) or isinstance(shape, str | bytes):
         raise TypeError(
-            _fail(owner, f"shape must be a sequence of non-negative ints, got {shape!r}.")
+            fail(owner, f"shape must be a sequence of non-negative ints, got {shape!r}.")
         )
     dims = []
     for dim in shape:
         if not _is_index(dim):
             raise TypeError(
-                _fail(
+                fail(
                     owner,
                     f"shape must contain only ints, got {shape!r} "
                     f"(the entry {dim!r} is {type(dim).__name__}).",
@@ -194,7 +195,7 @@ def resolve_shape(owner: str, shape: object) -> tuple[int, ...]:
         size = operator.index(dim)
         if size < 0:
             raise ValueError(
-                _fail(owner, f"shape must contain only non-negative sizes, got {tuple(shape)!r}.")
+                fail(owner, f"shape must contain only non-negative sizes, got {tuple(shape)!r}.")
             )
         dims.append(size)
     return tuple(dims)
@@ -210,7 +211,7 @@ def check_factory_dtype(owner: str, dtype: DTypeLike | None) -> np.dtype | None:
     try:
         return np.dtype(jnp.dtype(dtype))
     except TypeError as error:
-        raise TypeError(_fail(owner, f"dtype {dtype!r} is not a valid dtype.")) from error
+        raise TypeError(fail(owner, f"dtype {dtype!r} is not a valid dtype.")) from error
 
 
 def resolve_dtype(
@@ -240,7 +241,7 @@ def resolve_dtype(
         return resolved
     wanted = " or ".join(f"{kind}ing-point" if kind == "float" else kind for kind in kinds)
     raise TypeError(
-        _fail(
+        fail(
             owner,
             f"dtype must be a {wanted} dtype (e.g. float32, bfloat16"
             f"{', complex64' if 'complex' in kinds else ''}), got {resolved.name}.",
@@ -256,147 +257,9 @@ def check_representable(owner: str, what: str, value: float, dtype: np.dtype) ->
     limit = float(jnp.finfo(dtype).max)  # type: ignore[no-untyped-call]
     if value > limit:
         raise ValueError(
-            _fail(
+            fail(
                 owner,
                 f"{what} {value:.6g} overflows {dtype.name} (largest finite value "
                 f"{limit:.6g}); use a wider dtype or a smaller scale.",
-            )
-        )
-
-
-def _show(number: object) -> str:
-    """A number for a message: integers exactly, floats to 6 significant digits."""
-    if isinstance(number, bool | np.bool_):
-        return str(int(number))
-    if isinstance(number, int | np.integer):
-        return str(int(number))
-    if isinstance(number, complex | np.complexfloating):
-        return repr(complex(number))
-    return f"{float(number):.6g}"  # type: ignore[arg-type]
-
-
-def _first(array: np.ndarray, bad: np.ndarray, name: str) -> tuple[str, object]:
-    """``(how to name it, the value)`` of the first entry of ``array`` flagged in ``bad``."""
-    index = tuple(int(i) for i in np.argwhere(bad)[0])
-    if array.ndim == 0:
-        return name, array.item()
-    return f"{name}[{', '.join(map(str, index))}] =", array[index].item()
-
-
-def check_fill_value(owner: str, name: str, value: ArrayLike, dtype: np.dtype) -> None:
-    """Raise if casting the fill ``value`` to ``dtype`` would change it by more than rounding.
-
-    Refused: a real or imaginary part above the largest finite value of a float or complex
-    dtype (it would become ``inf``); for an integer dtype, a value that is not an integer (it
-    would be truncated) or outside the dtype's range (it would wrap around); for ``bool``, a
-    value other than 0 or 1 (everything nonzero would become ``True``); a complex value for a
-    dtype that is not complex (the imaginary part would be dropped). A traced value is not
-    checked (its entries are not known).
-
-    Args:
-      owner: the public initializer (for the message).
-      name: the argument's name.
-      value: the fill value (already checked by :func:`check_finite_value`).
-      dtype: the resolved dtype of the result.
-
-    Raises:
-      TypeError: a complex ``value`` for a dtype that is not complex.
-      ValueError: a ``value`` that overflows, is truncated or wraps around in ``dtype``.
-    """
-    if isinstance(value, jax.core.Tracer):
-        return
-    array = np.asarray(value)
-    if array.size == 0:
-        return
-    is_complex = bool(jnp.issubdtype(dtype, np.complexfloating))
-    if np.iscomplexobj(array) and not is_complex:
-        shown = _show(array.item()) if array.ndim == 0 else "has complex entries and"
-        raise TypeError(
-            _fail(
-                owner,
-                f"{name} {shown} is complex but dtype {dtype.name} is not complex; the "
-                "imaginary part would be dropped. Pass a complex dtype (e.g. complex64) or the "
-                "real part.",
-            )
-        )
-    if jnp.issubdtype(dtype, np.inexact):
-        _check_float_fill(owner, name, array, dtype, is_complex)
-    elif dtype == np.bool_:
-        _refuse(
-            owner,
-            name,
-            array,
-            (array != 0) & (array != 1),
-            lambda number: (
-                "is not 0 or 1; bool would turn every nonzero value into True. "
-                "Pass 0/1 (False/True), or a numeric dtype."
-            ),
-        )
-    elif jnp.issubdtype(dtype, np.integer):
-        _check_integer_fill(owner, name, array, dtype)
-
-
-def _refuse(
-    owner: str,
-    name: str,
-    array: np.ndarray,
-    bad: np.ndarray,
-    problem: Callable[[object], str],
-    prefix: str = "",
-) -> None:
-    """Raise naming the first entry of ``array`` where ``bad`` holds, and ``problem(entry)``."""
-    if not np.any(bad):
-        return
-    where, number = _first(array, bad, name)
-    raise ValueError(_fail(owner, f"{prefix}{where} {_show(number)} {problem(number)}"))
-
-
-def _check_float_fill(
-    owner: str, name: str, array: np.ndarray, dtype: np.dtype, is_complex: bool
-) -> None:
-    limit = float(jnp.finfo(dtype).max)  # type: ignore[no-untyped-call]
-    parts = [("", array.real), ("the imaginary part of ", array.imag)]
-    if not is_complex:
-        parts = [("", array)]
-    each = " for the real and the imaginary part" if is_complex else ""
-    for prefix, part in parts:
-        _refuse(
-            owner,
-            name,
-            part,
-            np.abs(part.astype(np.float64)) > limit,
-            lambda number: (
-                f"overflows {dtype.name} (largest finite value {limit:.6g}{each}); "
-                f"use a wider dtype or a smaller {name}."
-            ),
-            prefix,
-        )
-
-
-def _check_integer_fill(owner: str, name: str, array: np.ndarray, dtype: np.dtype) -> None:
-    if np.issubdtype(array.dtype, np.floating):
-        _refuse(
-            owner,
-            name,
-            array,
-            array != np.trunc(array),
-            lambda number: (
-                f"is not an integer; {dtype.name} would truncate it to "
-                f"{math.trunc(float(number))}. Pass an integral value or a "  # type: ignore[arg-type]
-                "floating-point dtype."
-            ),
-        )
-    info = jnp.iinfo(dtype)  # type: ignore[no-untyped-call]
-    low, high = int(info.min), int(info.max)
-    # Compared as Python numbers, exactly: a float 2**63 must not pass as int64's 2**63 - 1.
-    largest, smallest = array.max().item(), array.min().item()
-    if largest > high or smallest < low:
-        extreme = largest if largest > high else smallest
-        where, number = _first(array, array == extreme, name)
-        raise ValueError(
-            _fail(
-                owner,
-                f"{where} {_show(number)} does not fit {dtype.name} (allowed: integers from "
-                f"{low} to {high}); use a wider dtype.",
             )
         )

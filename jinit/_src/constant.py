@@ -14,12 +14,12 @@ import numpy as np
 from jinit._src.base import ArrayLike, DTypeLike, Initializer, KeyArray, OutSharding, Shape
 from jinit._src.checks import (
     check_factory_dtype,
-    check_fill_value,
     check_finite_value,
     resolve_dtype,
     resolve_shape,
 )
 from jinit._src.factory_guard import factory_guard
+from jinit._src.fill_checks import check_fill_value
 from jinit._src.sharding import place
 
 __all__ = ["constant", "ones", "ones_init", "zeros", "zeros_init"]
