@@ -4,7 +4,7 @@ For each initializer: compile time (first call of a fresh ``jax.jit``, caches cl
 from steady state (median of the repeats, each ``block_until_ready()``), elements/s and GB/s of
 output, the time as a multiple of a plain fill of the same bytes on the same device, the ratio
 jinit/jax, and whether jinit's and jax's outputs are bit-identical. The core is
-``jinit._src.bench`` (also behind ``jinit bench``); this script runs it and writes
+``jinit._src.bench.run`` (also behind ``jinit bench``); this script runs it and writes
 ``benchmarks/results/<device>.json`` and ``.md`` (``<device>`` e.g. ``cpu-x86_64``,
 ``gpu-nvidia-h100-80gb-hbm3``, with ``-rbg``/``-unsafe_rbg`` appended for those key impls).
 
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from jinit._src import bench
+from jinit._src.bench import run as bench
 
 RESULTS = Path(__file__).parent / "results"
 

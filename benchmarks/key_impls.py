@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 
 import jinit
-from jinit._src.bench import benchmark_meta
-from jinit._src.bench_cases import KEY_IMPLS, bench_config
+from jinit._src.bench.cases import KEY_IMPLS, bench_config
+from jinit._src.bench.run import benchmark_meta
 
 RESULTS = Path(__file__).parent / "results"
 INITIALIZERS: dict[str, Callable[[], jinit.Initializer]] = {

@@ -1,4 +1,4 @@
-"""The benchmark harness (``jinit._src.bench``, ``jinit bench``): records, table, files, errors.
+"""The benchmark harness (``jinit._src.bench.run``, ``jinit bench``): records, table, files, errors.
 
 Tiny shapes and two repeats: these tests check the harness, never speed (speed targets live in
 ``benchmarks/``). The timed values are only checked to be positive and finite.
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from jinit._src import bench
-from jinit._src.catalogue import CATALOGUE
-from jinit._src.cli import main
+from jinit._src.bench import run as bench
+from jinit._src.cli.main import main
+from jinit._src.initializers.registry import CATALOGUE
 
 NAMES = ("normal", "orthogonal", "he_normal", "orthogonal_householder")
 SHAPE = (64, 32)

@@ -1,4 +1,4 @@
-"""``jinit._src.capture``: key paths, the module-output/sown split, and execution order.
+"""``jinit._src.analysis.capture``: key paths, the module-output/sown split, and execution order.
 
 The models are tiny and named so that alphabetical order disagrees with execution order
 (``b`` runs before ``a``, ``z`` before ``a``, ``Dense_9`` before ``Dense_10``); the order tests
@@ -15,7 +15,7 @@ import numpy as np
 from flax import nnx
 from jax.tree_util import DictKey, GetAttrKey, SequenceKey
 
-from jinit._src.capture import (
+from jinit._src.analysis.capture import (
     Captured,
     captured,
     execution_order,
@@ -25,7 +25,7 @@ from jinit._src.capture import (
     outvar_positions,
     producer,
 )
-from jinit._src.diagnose import diagnose
+from jinit._src.analysis.diagnose.run import diagnose
 
 X = jnp.arange(15.0).reshape(5, 3) / 10
 

@@ -12,8 +12,8 @@ import jax
 import pytest
 
 import jinit
-from jinit._src.catalogue import markdown_table
-from jinit._src.cli import main
+from jinit._src.cli.main import main
+from jinit._src.initializers.registry import markdown_table
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

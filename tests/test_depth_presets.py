@@ -20,7 +20,7 @@ import pytest
 from stats_util import assert_variance
 
 import jinit
-from jinit._src.depth_presets import (
+from jinit._src.model.rulesets.depth import (
     fixup_rules,
     gpt2_rules,
     mup_learning_rates,

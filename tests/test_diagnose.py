@@ -33,11 +33,11 @@ from flax import nnx
 from rich.console import Console
 
 import jinit
-from jinit._src.cli import main
-from jinit._src.diagnose import diagnose
-from jinit._src.diagnosis import Diagnosis
-from jinit._src.diagnosis_flags import ActivationStats, flags_for
-from jinit._src.gain import ACTIVATIONS
+from jinit._src.analysis.diagnose.flags import ActivationStats, flags_for
+from jinit._src.analysis.diagnose.run import diagnose
+from jinit._src.analysis.diagnose.table import Diagnosis
+from jinit._src.cli.main import main
+from jinit._src.core.gain import ACTIVATIONS
 from jinit._src.study.data import DATASETS, load_dataset
 from jinit._src.study.inits import INITIALIZERS, resolve_init
 from jinit._src.study.models import MODELS, ModelSpec

@@ -10,8 +10,8 @@ import pytest
 from flax import nnx
 
 import jinit
-from jinit._src.draw import _group_fn
-from jinit._src.plan import Assignment, plan
+from jinit._src.model.draw import _group_fn
+from jinit._src.model.plan import Assignment, plan
 from tests.cases import CASES, Case
 from tests.conftest import assert_bit_identical
 

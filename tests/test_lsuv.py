@@ -21,7 +21,7 @@ from conftest import assert_bit_identical
 from flax import nnx
 
 import jinit
-from jinit._src.lsuv import LSUVReport, lsuv
+from jinit._src.analysis.lsuv.run import LSUVReport, lsuv
 from jinit._src.study.data import load_dataset
 from jinit._src.study.models import CNN, MLP
 

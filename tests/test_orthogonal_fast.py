@@ -22,7 +22,7 @@ import pytest
 from scipy import stats
 
 import jinit
-from jinit._src.orthogonal import householder_reflectors, upper_trapezoid_normal
+from jinit._src.initializers.orthogonal import householder_reflectors, upper_trapezoid_normal
 
 KEY = jax.random.key(7)
 P_FLOOR = 1e-4

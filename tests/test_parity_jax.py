@@ -162,7 +162,7 @@ def test_complex_truncated_differs_only_by_the_corrected_constant() -> None:
     key = jax.random.key(8)
     ours = jinit.variance_scaling(1.0, "fan_in", "truncated_normal")(key, (40, 30), jnp.complex64)
     theirs = JNI.variance_scaling(1.0, "fan_in", "truncated_normal")(key, (40, 30), jnp.complex64)
-    ratio = jinit._src.variance_scaling.COMPLEX_TRUNCATED_STD / 0.95311164380491208
+    ratio = jinit._src.initializers.variance_scaling.COMPLEX_TRUNCATED_STD / 0.95311164380491208
     assert jnp.allclose(theirs, ours * ratio, rtol=1e-6)
     assert not jnp.array_equal(ours, theirs)
 

@@ -19,7 +19,7 @@ from conftest import assert_bit_identical
 from stats_util import assert_variance
 
 import jinit
-from jinit._src.recommend import Recommendation, recommend
+from jinit._src.analysis.recommend import Recommendation, recommend
 
 FAMILIES = [
     # (activation, scale, mode, name with distribution="truncated_normal", paper in the reason)

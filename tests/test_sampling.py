@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jinit._src import sampling
+from jinit._src.core import sampling
 from tests.conftest import assert_bit_identical
 
 # Ranks 1-3 for every key implementation and threefry mode. Rank 4 (conv kernels, default key)

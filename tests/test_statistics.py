@@ -105,7 +105,8 @@ def test_complex_truncated_variance_exact_where_jax_is_off() -> None:
     ours = _np(jinit.variance_scaling(1.0, "fan_in", "truncated_normal")(KEY, shape,
                                                                         jnp.complex64))
     assert_variance(ours, 1.0 / 1000, "complex_truncated_normal")
-    assert np.abs(ours).max() <= 2 / jinit._src.variance_scaling.COMPLEX_TRUNCATED_STD \
+    vs = jinit._src.initializers.variance_scaling
+    assert np.abs(ours).max() <= 2 / vs.COMPLEX_TRUNCATED_STD \
         / math.sqrt(1000) * (1 + 1e-6)
     theirs = _np(jax.nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")(
         KEY, shape, jnp.complex64))
@@ -190,7 +191,7 @@ def test_ks_detects_a_wrong_scale() -> None:
 def test_ks_trunc_normal_exact_std() -> None:
     init = jinit.trunc_normal(0.0, 0.02, -0.04, 0.04, exact_std=True)
     w = _np(init(KEY, KS_SHAPE)).ravel()
-    sigma = jinit._src.distribution_forms._sigma_for_exact_std(0.0, 0.02, -0.04, 0.04)
+    sigma = jinit._src.initializers.forms._sigma_for_exact_std(0.0, 0.02, -0.04, 0.04)
     reference = stats.truncnorm(-0.04 / sigma, 0.04 / sigma, scale=sigma)
     assert math.isclose(reference.std(), 0.02, rel_tol=1e-9)
     assert stats.kstest(w, reference.cdf).pvalue > P_FLOOR

@@ -23,8 +23,8 @@ import jax
 import numpy as np
 import pytest
 
-from jinit._src.cli import main
-from jinit._src.gain import ACTIVATIONS
+from jinit._src.cli.main import main
+from jinit._src.core.gain import ACTIVATIONS
 from jinit._src.study import matrix, store, training
 from jinit._src.study.data import DATASETS, load_dataset
 from jinit._src.study.experiments import EXPERIMENTS, quick_config, run_experiment

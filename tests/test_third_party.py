@@ -29,7 +29,7 @@ from stats_util import assert_variance
 from third_party_models import ZOO, Zoo, fan_ratios, leaves, resnet
 
 import jinit
-from jinit._src.plan import plan
+from jinit._src.model.plan import plan
 
 KEY = jax.random.key(7)
 

@@ -302,7 +302,7 @@ def test_trunc_normal_exact_std_where_torch_is_smaller(
     # KS one-sample at 3e4 samples, p floor 1e-4: jinit follows the truncation of N(mean,
     # sigma^2) with the solved sigma, and rejects torch's sigma = std (p ~ 2e-8 for the
     # milder +-2.5 sigma case, ~1e-65 for +-2 sigma; asserted 100x below the floor).
-    sigma = jinit._src.distribution_forms._sigma_for_exact_std(mean, std, a, b)
+    sigma = jinit._src.initializers.forms._sigma_for_exact_std(mean, std, a, b)
     assert math.isclose(_truncnorm(mean, sigma, a, b).std(), std, rel_tol=1e-9)
     assert stats.kstest(ours.ravel(), _truncnorm(mean, sigma, a, b).cdf).pvalue > P_FLOOR
     assert stats.kstest(ours.ravel(), _truncnorm(mean, std, a, b).cdf).pvalue < P_FLOOR / 100

@@ -16,7 +16,7 @@ import pytest
 from flax import nnx
 
 import jinit
-from jinit._src.layouts import infer_layout
+from jinit._src.model.layouts import infer_layout
 
 X = jnp.ones((4, 8))
 

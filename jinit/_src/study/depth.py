@@ -21,14 +21,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jinit._src.base import Initializer
-from jinit._src.ensemble import ensemble_init
+from jinit._src.core.types import Initializer
+from jinit._src.initializers.variance_scaling import variance_scaling
+from jinit._src.model.ensemble import ensemble_init
 from jinit._src.study.data import load_dataset
 from jinit._src.study.inits import resolve_init
 from jinit._src.study.matrix import MatrixConfig, run_matrix
 from jinit._src.study.models import ModelSpec
 from jinit._src.study.report import ExperimentResult
-from jinit._src.variance_scaling import variance_scaling
 
 __all__ = ["run_deep_linear", "run_deep_relu"]
 

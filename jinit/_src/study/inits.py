@@ -9,8 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from jinit._src import constant, distribution_forms, distributions, orthogonal, presets
-from jinit._src.base import Initializer
+from jinit._src.core.types import Initializer
+from jinit._src.initializers import constant, orthogonal
+from jinit._src.initializers import forms as distribution_forms
+from jinit._src.initializers import named as presets
+from jinit._src.initializers import random as distributions
 
 __all__ = ["INITIALIZERS", "resolve_init"]
 

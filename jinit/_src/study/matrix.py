@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jinit._src.ensemble import ensemble_init
+from jinit._src.model.ensemble import ensemble_init
 from jinit._src.study.data import Dataset, load_dataset
 from jinit._src.study.inits import resolve_init
 from jinit._src.study.models import ModelSpec, init_params

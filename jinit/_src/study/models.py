@@ -15,8 +15,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jinit._src.base import Initializer
-from jinit._src.gain import ACTIVATIONS
+from jinit._src.core.gain import ACTIVATIONS
+from jinit._src.core.types import Initializer
 
 __all__ = ["CNN", "MLP", "MODELS", "ModelSpec", "ResidualMLP"]
 

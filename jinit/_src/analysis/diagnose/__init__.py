@@ -1,0 +1,1 @@
+"""diagnose: activation and gradient statistics at initialization, their flags and table."""

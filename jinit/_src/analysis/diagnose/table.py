@@ -1,0 +1,234 @@
+r"""The result of :func:`jinit.diagnose`: per-layer figures, verdicts, a table, a plot, JSON.
+
+:class:`Diagnosis` holds what was measured (:class:`ActivationStats` per layer,
+:class:`ParameterStats` per parameter) and the verdicts (:class:`DiagnosisFlag`), which
+:mod:`jinit._src.analysis.diagnose.flags` derives; that module gives every rule, every threshold
+and the
+measurements behind them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from jinit._src.analysis.diagnose import flags as rules
+from jinit._src.analysis.diagnose.flags import (
+    ActivationStats,
+    DiagnosisFlag,
+    ParameterStats,
+    groups,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from rich.console import Console
+
+__all__ = ["Diagnosis"]
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _g(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.3g}"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What :func:`jinit.diagnose` measured, and its verdicts.
+
+    Attributes:
+      activations: per layer, in execution order.
+      parameters: per parameter, in the order of the layers that own them.
+      flags: the verdicts (see the module documentation); empty when nothing looks wrong.
+      loss: the loss at the parameters given.
+      loss_name: which loss the gradients are of.
+      activation_source: ``sown`` (values the model sows), ``layers`` (outputs of the modules
+        that own parameters) or ``none`` (a plain function: no activations).
+      classes: the number of classes :math:`C` of the default cross-entropy (the output's last
+        axis); ``None`` for other losses, whose chance level is unknown.
+    """
+
+    activations: tuple[ActivationStats, ...]
+    parameters: tuple[ParameterStats, ...]
+    flags: tuple[DiagnosisFlag, ...]
+    loss: float
+    loss_name: str
+    activation_source: str
+    classes: int | None = None
+
+    @property
+    def chance_loss(self) -> float:
+        r"""The cross-entropy of a uniform prediction, :math:`\ln C`; NaN without classes."""
+        return math.log(self.classes) if self.classes else math.nan
+
+    @property
+    def ok(self) -> bool:
+        """Whether no flag was raised."""
+        return not self.flags
+
+    def flagged(self, kind: str, quantity: str | None = None) -> bool:
+        """Whether a flag of ``kind`` was raised (for a ``quantity`` starting with this text)."""
+        return any(
+            f.kind == kind and (quantity is None or f.quantity.startswith(quantity))
+            for f in self.flags
+        )
+
+    def verdict(self) -> str:
+        """One line per flag, or ``no flags``."""
+        return "\n".join(f.message for f in self.flags) if self.flags else "no flags"
+
+    def __str__(self) -> str:
+        chance = f"; chance ln {self.classes} = {self.chance_loss:.4g}" if self.classes else ""
+        return (
+            f"Diagnosis: {len(self.activations)} activation(s) ({self.activation_source}), "
+            f"{len(self.parameters)} parameter(s), loss {self.loss:.4g} ({self.loss_name}"
+            f"{chance})\n{self.verdict()}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON-serializable builtins; values that are not finite become ``None``."""
+        return {
+            "loss": _finite(self.loss),
+            "loss_name": self.loss_name,
+            "classes": self.classes,
+            "chance_loss": _finite(self.chance_loss),
+            "activation_source": self.activation_source,
+            "thresholds": {
+                "vanishing_ratio": rules.VANISHING_RATIO,
+                "exploding_ratio": rules.EXPLODING_RATIO,
+                "trend_ratio": rules.TREND_RATIO,
+                "trend_r2": rules.TREND_R2,
+                "trend_min_layers": rules.TREND_MIN_LAYERS,
+                "loss_chance_ratio": rules.LOSS_CHANCE_RATIO,
+                "loss_excess_nats": rules.LOSS_EXCESS_NATS,
+            },
+            "activations": [
+                {
+                    "name": a.name,
+                    "shape": list(a.shape),
+                    "mean": _finite(a.mean),
+                    "std": _finite(a.std),
+                }
+                for a in self.activations
+            ],
+            "parameters": [
+                {
+                    "path": p.path,
+                    "shape": list(p.shape),
+                    "weight_norm": _finite(p.weight_norm),
+                    "grad_norm": _finite(p.grad_norm),
+                    "update_norm": _finite(p.update_norm),
+                    "update_ratio": _finite(p.update_ratio),
+                }
+                for p in self.parameters
+            ],
+            "flags": [
+                {
+                    "kind": f.kind,
+                    "quantity": f.quantity,
+                    "ratio": _finite(f.ratio),
+                    "factor": _finite(f.factor),
+                    "start": f.start,
+                    "end": f.end,
+                    "layers": f.layers,
+                    "message": f.message,
+                }
+                for f in self.flags
+            ],
+        }
+
+    def table(self, console: Console | None = None) -> None:
+        """Print the activation and parameter tables and the verdicts with ``rich``."""
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        console = console or Console()
+        if self.activations:
+            first = self.activations[0].std
+            acts = Table(title=f"activations ({self.activation_source})", title_justify="left")
+            for column in ("layer", "shape", "mean", "std", "std / first"):
+                acts.add_column(column, justify="left" if column in ("layer", "shape") else "right")
+            for a in self.activations:
+                relative = a.std / first if first > 0 else math.nan
+                acts.add_row(escape(a.name), str(a.shape), _g(a.mean), _g(a.std), _g(relative))
+            console.print(acts)
+        params = Table(title=f"parameters (gradient of the {self.loss_name})", title_justify="left")
+        for column in ("parameter", "shape", "‖w‖", "‖∇w‖", "‖Δw‖ / ‖w‖"):
+            params.add_column(
+                column, justify="left" if column in ("parameter", "shape") else "right"
+            )
+        for p in self.parameters:
+            params.add_row(
+                escape(p.path),
+                str(p.shape),
+                _g(p.weight_norm),
+                _g(p.grad_norm),
+                _g(p.update_ratio),
+            )
+        console.print(params)
+        for f in self.flags:
+            colour = "yellow" if f.kind in ("shrinking", "growing") else "red"
+            console.print(f"[bold {colour}]{escape(f.message)}[/]")
+        if not self.flags:
+            console.print(
+                "[bold green]no flags[/]: activations, gradients and loss within the thresholds"
+            )
+
+    def plot(self, path: str | Path | None = None) -> Figure:
+        """Draw activation std, gradient norms and update ratios per layer, on log scales.
+
+        Uses the matplotlib ``Figure`` API, not pyplot, so a notebook's backend is left alone
+        and nothing needs closing.
+
+        Args:
+          path: where to save the figure (the format follows the suffix, e.g. ``.png``), or
+            ``None`` to only return it.
+
+        Returns:
+          The :class:`matplotlib.figure.Figure`.
+        """
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(13.5, 4.0))
+        axes = fig.subplots(1, 3)
+        _log_line(axes[0], [a.std for a in self.activations], "std", marker="o", markersize=3)
+        _log_line(axes[0], [abs(a.mean) for a in self.activations], "|mean|", linestyle="--")
+        axes[0].set_title(f"activations ({self.activation_source})")
+        axes[0].set_xlabel("layer (execution order)")
+        for k, (name, group) in enumerate(groups(self.parameters).items()):
+            style = {"marker": "o", "markersize": 3, "color": f"C{k % 10}"}
+            _log_line(axes[1], [p.grad_norm for p in group], name, **style)
+            _log_line(axes[2], [p.update_ratio for p in group], name, **style)
+        axes[1].set_title(f"gradient norm ({self.loss_name})")
+        axes[2].set_title("‖update‖ / ‖weight‖ after one step")
+        for ax in axes[1:]:
+            ax.set_xlabel("layer (per parameter name)")
+        for ax in axes:
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
+        title = "; ".join(f"{f.kind} {f.quantity}" for f in self.flags) or "no flags"
+        fig.suptitle(title, color="tab:red" if self.flags else "tab:green")
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=110)
+        return fig
+
+
+def _log_line(ax: Any, values: Sequence[float], label: str, **style: Any) -> None:
+    """Plot the positive finite values on a log axis (the others are gaps)."""
+    y = np.array(values, dtype=float)
+    y[~(np.isfinite(y) & (y > 0))] = np.nan
+    if np.isnan(y).all():
+        return
+    ax.plot(np.arange(len(y)), y, label=label, **style)
+    ax.set_yscale("log")

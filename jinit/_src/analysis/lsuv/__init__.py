@@ -1,0 +1,1 @@
+"""LSUV: layer-sequential unit-variance initialization on traced kernels."""

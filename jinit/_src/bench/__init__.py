@@ -1,0 +1,1 @@
+"""Layer 4: the benchmark behind ``jinit bench`` (cases, timing, report)."""

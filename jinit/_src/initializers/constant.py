@@ -1,0 +1,169 @@
+"""Constant initializers: ``zeros``, ``ones``, ``constant(value)``.
+
+They ignore the key. Integer and boolean dtypes are allowed (a constant needs no sampling).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jinit._src.core.checks import (
+    check_factory_dtype,
+    check_finite_value,
+    resolve_dtype,
+    resolve_shape,
+)
+from jinit._src.core.factory_guard import factory_guard
+from jinit._src.core.fill_checks import check_fill_value
+from jinit._src.core.sharding import place
+from jinit._src.core.types import ArrayLike, DTypeLike, Initializer, KeyArray, OutSharding, Shape
+
+__all__ = ["constant", "ones", "ones_init", "zeros", "zeros_init"]
+
+
+def zeros(
+    key: KeyArray,
+    shape: Shape,
+    dtype: DTypeLike | None = None,
+    out_sharding: OutSharding = None,
+) -> jax.Array:
+    """Initializer that returns an array of zeros (pass it directly, do not call it first).
+
+    The key is ignored. Biases are commonly zero-initialized; a *weight* matrix of zeros makes
+    every unit of a layer compute the same function and receive the same gradient, so the
+    units never become different (the symmetry problem): use a random initializer for weights.
+
+    Example:
+      >>> import jax, jinit
+      >>> jinit.zeros(jax.random.key(0), (2, 3))
+      Array([[0., 0., 0.],
+             [0., 0., 0.]], dtype=float32)
+    """
+    dims = resolve_shape("zeros", shape)
+    resolved = resolve_dtype("zeros", dtype, kinds=("any",))
+    return jnp.zeros(dims, resolved, out_sharding=out_sharding)
+
+
+def ones(
+    key: KeyArray,
+    shape: Shape,
+    dtype: DTypeLike | None = None,
+    out_sharding: OutSharding = None,
+) -> jax.Array:
+    """Initializer that returns an array of ones (pass it directly, do not call it first).
+
+    The key is ignored. Used for the scale of normalization layers.
+
+    Example:
+      >>> import jax, jinit
+      >>> jinit.ones(jax.random.key(0), (2,))
+      Array([1., 1.], dtype=float32)
+    """
+    dims = resolve_shape("ones", shape)
+    resolved = resolve_dtype("ones", dtype, kinds=("any",))
+    return jnp.ones(dims, resolved, out_sharding=out_sharding)
+
+
+@factory_guard
+def constant(value: ArrayLike, dtype: DTypeLike | None = None) -> Initializer:
+    """Build an initializer that fills arrays with ``value``, broadcast to the shape.
+
+    ``value`` broadcasts to the requested shape by NumPy's rules (aligned from the right, each
+    size equal or 1), as in ``jax.nn.initializers.constant``: ``constant([1.0, 2.0, 3.0])``
+    fills every row of a ``(n, 3)`` array with ``[1, 2, 3]``. The value must survive the cast
+    to the dtype: no entry may overflow a float dtype to ``inf``; for an integer dtype the
+    entries must be integers within its range; for ``bool`` they must be 0 or 1 (jinit refuses
+    ``2`` rather than turning it into ``True``); a complex value needs a complex dtype. A value
+    traced under ``jax.jit`` is only checked for its shape.
+
+    Args:
+      value: the fill value: a finite number, or an array-like (list, NumPy or JAX array) whose
+        shape broadcasts to the shape the initializer is called with.
+      dtype: the initializer's default dtype (``None``: JAX's default float).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``; the key is ignored.
+
+    Raises:
+      TypeError: ``value`` is not numeric; a complex ``value`` for a dtype that is not complex
+        (when the factory is called for ``dtype``, at call time for the dtype passed then).
+      ValueError: ``value`` contains NaN or infinity; it does not fit the dtype (see above);
+        at call time, its shape does not broadcast to the requested shape.
+
+    Example:
+      >>> import jax, jinit
+      >>> jinit.constant(-7.0)(jax.random.key(0), (2, 2))
+      Array([[-7., -7.],
+             [-7., -7.]], dtype=float32)
+      >>> jinit.constant([1, 2, 3])(jax.random.key(0), (2, 3), "int8")
+      Array([[1, 2, 3],
+             [1, 2, 3]], dtype=int8)
+    """
+    check_finite_value("constant", "value", value)
+    default = check_factory_dtype("constant", dtype)
+    # jnp.full takes arrays and scalars only; a (nested) list or tuple becomes a NumPy array.
+    fill = (
+        value
+        if isinstance(value, jax.Array | np.ndarray | np.generic | numbers.Number)
+        else np.asarray(value)
+    )
+    value_shape = tuple(np.shape(fill))
+    if default is not None:
+        check_fill_value(
+            "constant", "value", fill, resolve_dtype("constant", default, kinds=("any",))
+        )
+
+    def init(
+        key: KeyArray,
+        shape: Shape,
+        dtype: DTypeLike | None = default,
+        out_sharding: OutSharding = None,
+    ) -> jax.Array:
+        dims = resolve_shape("constant", shape)
+        _check_broadcasts(value_shape, dims)
+        resolved = resolve_dtype("constant", dtype, kinds=("any",))
+        check_fill_value("constant", "value", fill, resolved)
+        return place(jnp.full(dims, fill, dtype=resolved), out_sharding)
+
+    return init
+
+
+def _check_broadcasts(value_shape: tuple[int, ...], dims: tuple[int, ...]) -> None:
+    try:
+        fits = np.broadcast_shapes(value_shape, dims) == dims
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"jinit.constant: value of shape {value_shape} does not broadcast to the requested "
+            f"shape {dims}; pass a scalar or an array whose shape does (NumPy's rules: aligned "
+            "from the right, each size equal to the shape's or 1)."
+        )
+
+
+@factory_guard
+def zeros_init() -> Initializer:
+    """Factory form of :func:`zeros` (Flax's ``nn.initializers.zeros_init()``).
+
+    Example:
+      >>> import jax, jinit
+      >>> jinit.zeros_init()(jax.random.key(0), (3,))
+      Array([0., 0., 0.], dtype=float32)
+    """
+    return zeros
+
+
+@factory_guard
+def ones_init() -> Initializer:
+    """Factory form of :func:`ones` (Flax's ``nn.initializers.ones_init()``).
+
+    Example:
+      >>> import jax, jinit
+      >>> jinit.ones_init()(jax.random.key(0), (3,))
+      Array([1., 1., 1.], dtype=float32)
+    """
+    return ones
