@@ -29,6 +29,9 @@ from jinit._src.core.gain import gain as gain
 from jinit._src.core.types import Initializer as Initializer
 from jinit._src.core.types import KeyArray as KeyArray
 from jinit._src.core.types import Shape as Shape
+from jinit._src.core.values import to_config as to_config
+from jinit._src.initializers.catalogue import Entry as Entry
+from jinit._src.initializers.catalogue import catalogue as catalogue
 from jinit._src.initializers.constant import constant as constant
 from jinit._src.initializers.constant import ones as ones
 from jinit._src.initializers.constant import ones_init as ones_init
@@ -59,8 +62,8 @@ from jinit._src.initializers.orthogonal import orthogonal as orthogonal
 from jinit._src.initializers.random import normal as normal
 from jinit._src.initializers.random import truncated_normal as truncated_normal
 from jinit._src.initializers.random import uniform as uniform
-from jinit._src.initializers.registry import Entry as Entry
-from jinit._src.initializers.registry import catalogue as catalogue
+from jinit._src.initializers.registry import from_config as from_config
+from jinit._src.initializers.registry import get as get
 from jinit._src.initializers.variance_scaling import variance_scaling as variance_scaling
 from jinit._src.model.ensemble import ensemble_init as ensemble_init
 from jinit._src.model.init_params import init_params as init_params
@@ -117,7 +120,9 @@ __all__ = [
     "eye",
     "fixup_rules",
     "flax_preset",
+    "from_config",
     "gain",
+    "get",
     "glorot_normal",
     "glorot_uniform",
     "gpt2_rules",
@@ -147,6 +152,7 @@ __all__ = [
     "reinit",
     "reinit_with_report",
     "rezero_rules",
+    "to_config",
     "torch_bias",
     "torch_kaiming_normal",
     "torch_kaiming_uniform",

@@ -2,6 +2,6 @@
 
 import sys
 
-from jinit._src.cli.main import main
+from jinit._src.cli.entry import main
 
 sys.exit(main())

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import jax
 
 from jinit._src.core.checks import check_choice, check_real
+from jinit._src.core.errors import named
 from jinit._src.core.gain import ACTIVATIONS, gain, second_moment
 from jinit._src.core.types import Initializer
 from jinit._src.initializers.variance_scaling import variance_scaling
@@ -188,6 +189,7 @@ def _family(
     )
 
 
+@named
 def recommend(
     activation: str | Activation,
     *,
@@ -236,9 +238,9 @@ def recommend(
       https://proceedings.mlr.press/v9/glorot10a.html; Klambauer et al. (2017),
       https://arxiv.org/abs/1706.02515.
     """
-    distribution = check_choice("recommend", "distribution", distribution, _DISTRIBUTIONS)
+    distribution = check_choice("distribution", distribution, _DISTRIBUTIONS)
     if isinstance(activation, str):
-        key: str | None = check_choice("recommend", "activation", activation, ACTIVATIONS)
+        key: str | None = check_choice("activation", activation, ACTIVATIONS)
         fn = ACTIVATIONS[activation]
     elif callable(activation):
         fn = activation
@@ -254,7 +256,7 @@ def recommend(
                 "jinit.recommend: negative_slope applies only to 'leaky_relu', got it with "
                 f"{activation!r}"
             )
-        negative_slope = check_real("recommend", "negative_slope", negative_slope)
+        negative_slope = check_real("negative_slope", negative_slope)
     scale, expression, mode, reason = _family(key, fn, negative_slope)
     name = _PRESETS.get(
         (scale, mode, distribution),

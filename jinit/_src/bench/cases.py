@@ -20,7 +20,8 @@ from typing import Literal, TypeAlias, cast
 import jax
 
 from jinit._src.core.checks import check_choice
-from jinit._src.initializers.registry import CATALOGUE
+from jinit._src.core.errors import owned
+from jinit._src.initializers.catalogue import CATALOGUE
 
 __all__ = [
     "CASES",
@@ -308,7 +309,8 @@ class BenchConfig:
             raise TypeError(f"jinit.bench: repeats must be an int, got {self.repeats!r}.")
         if self.repeats < 1:
             raise ValueError(f"jinit.bench: repeats must be >= 1, got {self.repeats}.")
-        check_choice("bench", "key_impl", self.key_impl, KEY_IMPLS)
+        with owned("bench"):
+            check_choice("key_impl", self.key_impl, KEY_IMPLS)
         object.__setattr__(self, "names", resolve_names(self.names))
 
 

@@ -38,7 +38,7 @@ the first's; shrinking/growing: beyond a factor {trend:g} with a steady geometri
 max({chance:g}·ln C, ln C + {excess:g}).
 
 models: {models}
-initializers: {inits}  (normal, uniform, truncated_normal, orthogonal also as NAME:SCALE)
+initializers: {inits}  (each also as NAME:ARGS, e.g. normal:0.02; see jinit.get)
 optimizers (default learning rate): {optimizers}
 data sets: {datasets}, or a path to a .npz file with arrays X and y
 
@@ -77,7 +77,7 @@ def add_diagnose_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     parser.add_argument(
         "--init",
         default="lecun_normal",
-        help="initializer of every kernel, NAME or NAME:SCALE (default lecun_normal, Flax's)",
+        help="initializer of every kernel, NAME or NAME:ARGS (default lecun_normal, Flax's)",
     )
     parser.add_argument("--dataset", default="digits", help="data set name or .npz path")
     parser.add_argument(

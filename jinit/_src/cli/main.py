@@ -19,7 +19,7 @@ from rich.table import Table
 
 from jinit._src.bench import run as bench
 from jinit._src.cli.diagnose import add_diagnose_parser
-from jinit._src.initializers.registry import CATALOGUE, markdown_table
+from jinit._src.initializers.catalogue import CATALOGUE, markdown_table
 from jinit._src.study.cli import add_study_parser
 
 __all__ = ["main"]

@@ -1,9 +1,10 @@
-"""``@factory_guard``: a clear error when a factory is passed where an initializer belongs.
+"""The guard against a factory passed where an initializer belongs (the missing ``()``).
 
 ``nn.Dense(4, kernel_init=jinit.he_normal)`` (without ``()``) makes Flax call the *factory* as
 ``he_normal(key, shape, dtype)``. Unguarded, that fails far from the mistake, with
 ``in_axis must be an int ... got Array(key<fry>)`` or Python's "takes from 0 to 2 positional
-arguments but 3 were given". The guard recognises the key and says to add the parentheses.
+arguments but 3 were given". The guard recognises the key and says to add the parentheses; the
+decorator of every factory (:mod:`jinit._src.core.values`) applies it.
 
 A typed key (``jax.random.key``) is never a valid factory argument, so it is always refused. A
 legacy raw key (``jax.random.PRNGKey``: a ``uint32`` array of shape ``(2,)``, or ``(4,)`` for
@@ -14,19 +15,14 @@ the ``rbg`` implementations) is refused only when a shape follows it, as in
 
 from __future__ import annotations
 
-import functools
 import operator
-from collections.abc import Callable, Sequence
-from typing import ParamSpec, TypeVar
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["factory_guard", "is_prng_key"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
+__all__ = ["called_as_initializer", "is_prng_key"]
 
 #: Shapes of a legacy raw key: threefry2x32 (the default) and rbg/unsafe_rbg.
 _RAW_KEY_SHAPES = ((2,), (4,))
@@ -71,49 +67,10 @@ def _looks_like_shape(value: object) -> bool:
     return True
 
 
-def _called_as_initializer(args: tuple[object, ...]) -> bool:
+def called_as_initializer(args: tuple[object, ...]) -> bool:
+    """Whether a factory's positional ``args`` look like ``init(key, shape, ...)``'s."""
     if not args:
         return False
     if is_prng_key(args[0], raw=False):
         return True
     return len(args) >= 2 and is_prng_key(args[0]) and _looks_like_shape(args[1])
-
-
-def factory_guard(factory: Callable[P, R]) -> Callable[P, R]:
-    """Make ``factory`` refuse a PRNG key as its first argument, with a hint to call it first.
-
-    Everything else is passed through unchanged. The wrapper keeps the factory's name,
-    docstring, module and :func:`inspect.signature` (through ``__wrapped__``), so doctests,
-    ``jinit.reinit``'s signature checks and pickling by name see the factory itself.
-
-    Args:
-      factory: a public jinit factory, one that returns an initializer.
-
-    Returns:
-      The guarded factory.
-
-    Raises:
-      TypeError: (when the guarded factory is called) its first positional argument is a PRNG
-        key, i.e. the factory was used as an initializer.
-
-    Example:
-      >>> import jax, jinit
-      >>> jinit.he_normal(jax.random.key(0), (4, 4))
-      Traceback (most recent call last):
-      ...
-      TypeError: jinit.he_normal: was called with a PRNG key as its first argument, ...
-    """
-    name = factory.__name__
-
-    @functools.wraps(factory)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        if _called_as_initializer(args):
-            raise TypeError(
-                f"jinit.{name}: was called with a PRNG key as its first argument, i.e. used as "
-                f"an initializer; jinit.{name} is a factory that builds one. Call it first, "
-                f"with parentheses: kernel_init=jinit.{name}() (or jinit.{name}(...) with its "
-                f"arguments), not kernel_init=jinit.{name}."
-            )
-        return factory(*args, **kwargs)
-
-    return guarded

@@ -39,9 +39,11 @@ When an axis is in both ``in_axis`` and ``out_axis`` the formula is applied as w
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from typing import NamedTuple
 
 from jinit._src.core.checks import check_axes, normalize_axes, resolve_shape
+from jinit._src.core.errors import JinitValueError, owned
 from jinit._src.core.types import Axes, Shape
 
 __all__ = ["Fans", "compute_fans"]
@@ -71,7 +73,7 @@ def compute_fans(
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     *,
-    owner: str = "compute_fans",
+    owner: str | None = "compute_fans",
 ) -> Fans:
     r"""Compute fan-in, fan-out and receptive field of a weight array.
 
@@ -82,7 +84,8 @@ def compute_fans(
       in_axis: axis or axes holding the layer's inputs.
       out_axis: axis or axes holding the layer's outputs.
       batch_axis: axis or axes to ignore (layers stacked by ``nn.scan`` or ``vmap``).
-      owner: the public initializer asking (named in error messages).
+      owner: the public name errors are named after; ``None`` leaves naming to the caller's
+        boundary (an initializer calling this names its own errors).
 
     Returns:
       ``Fans(fan_in, fan_out, receptive_field)`` as floats. An empty shape (a zero-size
@@ -100,19 +103,24 @@ def compute_fans(
       >>> jinit.compute_fans((128, 64, 3, 3), in_axis=1, out_axis=0)  # PyTorch layout
       Fans(fan_in=576.0, fan_out=1152.0, receptive_field=9.0)
     """
-    dims = resolve_shape(owner, shape)
-    in_axes = check_axes(owner, "in_axis", in_axis)
-    out_axes = check_axes(owner, "out_axis", out_axis)
-    batch_axes = check_axes(owner, "batch_axis", batch_axis)
+    with owned(owner) if owner is not None else nullcontext():
+        return _fans(shape, in_axis, out_axis, batch_axis)
+
+
+def _fans(shape: Shape, in_axis: Axes, out_axis: Axes, batch_axis: Axes) -> Fans:
+    dims = resolve_shape(shape)
+    in_axes = check_axes("in_axis", in_axis)
+    out_axes = check_axes("out_axis", out_axis)
+    batch_axes = check_axes("batch_axis", batch_axis)
     if in_axes == -2 and len(dims) < 2:
-        raise ValueError(
-            f"jinit.{owner}: a weight of rank {len(dims)} (shape {dims}) has no default input "
+        raise JinitValueError(
+            f"a weight of rank {len(dims)} (shape {dims}) has no default input "
             "axis; fans need a shape of rank >= 2 (e.g. (fan_in, fan_out)), or pass in_axis "
             "and out_axis explicitly."
         )
-    in_size = _size(dims, normalize_axes(owner, "in_axis", in_axes, len(dims)))
-    out_size = _size(dims, normalize_axes(owner, "out_axis", out_axes, len(dims)))
-    batch_size = _size(dims, normalize_axes(owner, "batch_axis", batch_axes, len(dims)))
+    in_size = _size(dims, normalize_axes("in_axis", in_axes, len(dims)))
+    out_size = _size(dims, normalize_axes("out_axis", out_axes, len(dims)))
+    batch_size = _size(dims, normalize_axes("batch_axis", batch_axes, len(dims)))
     if 0 in dims:
         return Fans(0.0, 0.0, 0.0)
     # Same operations, same order as jax.nn.initializers, so the floats agree bit for bit.

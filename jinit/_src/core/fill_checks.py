@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jinit._src.core.checks import fail
+from jinit._src.core.errors import JinitTypeError, JinitValueError
 from jinit._src.core.types import ArrayLike
 
 __all__ = ["check_fill_value"]
@@ -40,10 +40,10 @@ def _first(array: np.ndarray, bad: np.ndarray, name: str) -> tuple[str, object]:
     return f"{name}[{', '.join(map(str, index))}] =", array[index].item()
 
 
-def check_fill_value(owner: str, name: str, value: ArrayLike, dtype: np.dtype) -> None:
+def check_fill_value(name: str, value: ArrayLike, dtype: np.dtype) -> None:
     """Raise if casting the fill ``value`` to ``dtype`` would change it by more than rounding.
 
-    Refused: a real or imaginary part above the largest finite value of a float or complex
+    JinitError: a real or imaginary part above the largest finite value of a float or complex
     dtype (it would become ``inf``); for an integer dtype, a value that is not an integer (it
     would be truncated) or outside the dtype's range (it would wrap around); for ``bool``, a
     value other than 0 or 1 (everything nonzero would become ``True``); a complex value for a
@@ -51,7 +51,6 @@ def check_fill_value(owner: str, name: str, value: ArrayLike, dtype: np.dtype) -
     checked (its entries are not known).
 
     Args:
-      owner: the public initializer (for the message).
       name: the argument's name.
       value: the fill value (already checked by :func:`check_finite_value`).
       dtype: the resolved dtype of the result.
@@ -68,19 +67,15 @@ def check_fill_value(owner: str, name: str, value: ArrayLike, dtype: np.dtype) -
     is_complex = bool(jnp.issubdtype(dtype, np.complexfloating))
     if np.iscomplexobj(array) and not is_complex:
         shown = _show(array.item()) if array.ndim == 0 else "has complex entries and"
-        raise TypeError(
-            fail(
-                owner,
-                f"{name} {shown} is complex but dtype {dtype.name} is not complex; the "
-                "imaginary part would be dropped. Pass a complex dtype (e.g. complex64) or the "
-                "real part.",
-            )
+        raise JinitTypeError(
+            f"{name} {shown} is complex but dtype {dtype.name} is not complex; the "
+            "imaginary part would be dropped. Pass a complex dtype (e.g. complex64) or the "
+            "real part."
         )
     if jnp.issubdtype(dtype, np.inexact):
-        _check_float_fill(owner, name, array, dtype, is_complex)
+        _check_float_fill(name, array, dtype, is_complex)
     elif dtype == np.bool_:
         _refuse(
-            owner,
             name,
             array,
             (array != 0) & (array != 1),
@@ -90,11 +85,10 @@ def check_fill_value(owner: str, name: str, value: ArrayLike, dtype: np.dtype) -
             ),
         )
     elif jnp.issubdtype(dtype, np.integer):
-        _check_integer_fill(owner, name, array, dtype)
+        _check_integer_fill(name, array, dtype)
 
 
 def _refuse(
-    owner: str,
     name: str,
     array: np.ndarray,
     bad: np.ndarray,
@@ -105,12 +99,10 @@ def _refuse(
     if not np.any(bad):
         return
     where, number = _first(array, bad, name)
-    raise ValueError(fail(owner, f"{prefix}{where} {_show(number)} {problem(number)}"))
+    raise JinitValueError(f"{prefix}{where} {_show(number)} {problem(number)}")
 
 
-def _check_float_fill(
-    owner: str, name: str, array: np.ndarray, dtype: np.dtype, is_complex: bool
-) -> None:
+def _check_float_fill(name: str, array: np.ndarray, dtype: np.dtype, is_complex: bool) -> None:
     limit = float(jnp.finfo(dtype).max)  # type: ignore[no-untyped-call]
     parts = [("", array.real), ("the imaginary part of ", array.imag)]
     if not is_complex:
@@ -118,7 +110,6 @@ def _check_float_fill(
     each = " for the real and the imaginary part" if is_complex else ""
     for prefix, part in parts:
         _refuse(
-            owner,
             name,
             part,
             np.abs(part.astype(np.float64)) > limit,
@@ -130,10 +121,9 @@ def _check_float_fill(
         )
 
 
-def _check_integer_fill(owner: str, name: str, array: np.ndarray, dtype: np.dtype) -> None:
+def _check_integer_fill(name: str, array: np.ndarray, dtype: np.dtype) -> None:
     if np.issubdtype(array.dtype, np.floating):
         _refuse(
-            owner,
             name,
             array,
             array != np.trunc(array),
@@ -150,10 +140,7 @@ def _check_integer_fill(owner: str, name: str, array: np.ndarray, dtype: np.dtyp
     if largest > high or smallest < low:
         extreme = largest if largest > high else smallest
         where, number = _first(array, array == extreme, name)
-        raise ValueError(
-            fail(
-                owner,
-                f"{where} {_show(number)} does not fit {dtype.name} (allowed: integers from "
-                f"{low} to {high}); use a wider dtype.",
-            )
+        raise JinitValueError(
+            f"{where} {_show(number)} does not fit {dtype.name} (allowed: integers from "
+            f"{low} to {high}); use a wider dtype."
         )

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.polynomial.legendre import leggauss
 
 from jinit._src.core.checks import check_choice, check_real
+from jinit._src.core.errors import named
 
 __all__ = ["ACTIVATIONS", "NONLINEARITIES", "calculate_gain", "gain"]
 
@@ -43,6 +44,7 @@ _UNIT = (
 NONLINEARITIES = (*_UNIT, "tanh", "relu", "leaky_relu", "selu")
 
 
+@named
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     r"""Return the recommended gain for ``nonlinearity``, equal to PyTorch's table.
 
@@ -76,7 +78,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
       >>> jinit.calculate_gain("leaky_relu", 0.2)
       1.3867504905630728
     """
-    name = check_choice("calculate_gain", "nonlinearity", nonlinearity, NONLINEARITIES)
+    name = check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     if name in _UNIT:
         return 1.0
     if name == "tanh":
@@ -85,7 +87,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0)
     if name == "selu":
         return 3.0 / 4.0
-    slope = 0.01 if param is None else check_real("calculate_gain", "param", param)
+    slope = 0.01 if param is None else check_real("param", param)
     return math.sqrt(2.0 / (1.0 + slope**2))
 
 
@@ -143,6 +145,7 @@ def second_moment(fn: Callable[[jax.Array], jax.Array], *, points: int = 16) -> 
     return float(np.sum(weights * values**2))
 
 
+@named
 def gain(fn: Callable[[jax.Array], jax.Array] | str, *, points: int = 16) -> float:
     r"""Return the gain :math:`1/\sqrt{E[f(z)^2]}`, :math:`z\sim\mathcal N(0,1)`, of any activation.
 
@@ -191,7 +194,7 @@ def gain(fn: Callable[[jax.Array], jax.Array] | str, *, points: int = 16) -> flo
       1.5335
     """
     if isinstance(fn, str):
-        name = check_choice("gain", "fn", fn, ACTIVATIONS)
+        name = check_choice("fn", fn, ACTIVATIONS)
         fn = ACTIVATIONS[name]
     elif not callable(fn):
         raise TypeError(f"jinit.gain: fn must be a callable or an activation name, got {fn!r}.")

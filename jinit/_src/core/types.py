@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, TypeAlias, runtime_checkable
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 import jax
 from jax.sharding import NamedSharding, PartitionSpec
@@ -13,9 +14,14 @@ __all__ = [
     "ArrayLike",
     "Axes",
     "DTypeLike",
+    "Distribution",
     "Initializer",
     "KeyArray",
+    "Mode",
     "OutSharding",
+    "Pattern",
+    "RuleValue",
+    "Rules",
     "Shape",
 ]
 
@@ -52,3 +58,17 @@ class Initializer(Protocol):
     ) -> jax.Array:
         """Create an array of ``shape`` and ``dtype`` from ``key``."""
         ...
+
+
+#: The fan a variance-scaling initializer divides by (see :func:`jinit.variance_scaling`).
+Mode: TypeAlias = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
+#: What a variance-scaling initializer samples (``untruncated_normal`` is Keras' ``normal``).
+Distribution: TypeAlias = Literal["truncated_normal", "normal", "untruncated_normal", "uniform"]
+
+#: A rule's pattern: a glob matched against the whole parameter path, or a compiled regex.
+Pattern: TypeAlias = str | re.Pattern[str]
+#: What a rule maps a pattern to: an initializer, a factory, or a ``jinit.by_role`` value
+#: (see :mod:`jinit._src.model.rules`). Callables of several shapes, so not narrower.
+RuleValue: TypeAlias = Initializer | Callable[..., Any]
+#: Ordered rules for :func:`jinit.reinit`: the first matching pattern wins.
+Rules: TypeAlias = Mapping[Pattern, RuleValue]

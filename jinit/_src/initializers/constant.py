@@ -6,6 +6,7 @@ They ignore the key. Integer and boolean dtypes are allowed (a constant needs no
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -15,61 +16,18 @@ from jinit._src.core.checks import (
     check_factory_dtype,
     check_finite_value,
     resolve_dtype,
-    resolve_shape,
 )
-from jinit._src.core.factory_guard import factory_guard
+from jinit._src.core.errors import JinitValueError
 from jinit._src.core.fill_checks import check_fill_value
 from jinit._src.core.sharding import place
-from jinit._src.core.types import ArrayLike, DTypeLike, Initializer, KeyArray, OutSharding, Shape
+from jinit._src.core.types import ArrayLike, DTypeLike, KeyArray, OutSharding
+from jinit._src.core.values import ANY, Draw, initializer_factory
 
 __all__ = ["constant", "ones", "ones_init", "zeros", "zeros_init"]
 
 
-def zeros(
-    key: KeyArray,
-    shape: Shape,
-    dtype: DTypeLike | None = None,
-    out_sharding: OutSharding = None,
-) -> jax.Array:
-    """Initializer that returns an array of zeros (pass it directly, do not call it first).
-
-    The key is ignored. Biases are commonly zero-initialized; a *weight* matrix of zeros makes
-    every unit of a layer compute the same function and receive the same gradient, so the
-    units never become different (the symmetry problem): use a random initializer for weights.
-
-    Example:
-      >>> import jax, jinit
-      >>> jinit.zeros(jax.random.key(0), (2, 3))
-      Array([[0., 0., 0.],
-             [0., 0., 0.]], dtype=float32)
-    """
-    dims = resolve_shape("zeros", shape)
-    resolved = resolve_dtype("zeros", dtype, kinds=("any",))
-    return jnp.zeros(dims, resolved, out_sharding=out_sharding)
-
-
-def ones(
-    key: KeyArray,
-    shape: Shape,
-    dtype: DTypeLike | None = None,
-    out_sharding: OutSharding = None,
-) -> jax.Array:
-    """Initializer that returns an array of ones (pass it directly, do not call it first).
-
-    The key is ignored. Used for the scale of normalization layers.
-
-    Example:
-      >>> import jax, jinit
-      >>> jinit.ones(jax.random.key(0), (2,))
-      Array([1., 1.], dtype=float32)
-    """
-    dims = resolve_shape("ones", shape)
-    resolved = resolve_dtype("ones", dtype, kinds=("any",))
-    return jnp.ones(dims, resolved, out_sharding=out_sharding)
-
-
-@factory_guard
-def constant(value: ArrayLike, dtype: DTypeLike | None = None) -> Initializer:
+@initializer_factory(kinds=ANY)
+def constant(value: ArrayLike, dtype: DTypeLike | None = None) -> Draw:
     """Build an initializer that fills arrays with ``value``, broadcast to the shape.
 
     ``value`` broadcasts to the requested shape by NumPy's rules (aligned from the right, each
@@ -103,8 +61,8 @@ def constant(value: ArrayLike, dtype: DTypeLike | None = None) -> Initializer:
       Array([[1, 2, 3],
              [1, 2, 3]], dtype=int8)
     """
-    check_finite_value("constant", "value", value)
-    default = check_factory_dtype("constant", dtype)
+    check_finite_value("value", value)
+    default = check_factory_dtype(dtype)
     # jnp.full takes arrays and scalars only; a (nested) list or tuple becomes a NumPy array.
     fill = (
         value
@@ -113,23 +71,16 @@ def constant(value: ArrayLike, dtype: DTypeLike | None = None) -> Initializer:
     )
     value_shape = tuple(np.shape(fill))
     if default is not None:
-        check_fill_value(
-            "constant", "value", fill, resolve_dtype("constant", default, kinds=("any",))
-        )
+        check_fill_value("value", fill, resolve_dtype(default, kinds=ANY))
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("constant", shape)
         _check_broadcasts(value_shape, dims)
-        resolved = resolve_dtype("constant", dtype, kinds=("any",))
-        check_fill_value("constant", "value", fill, resolved)
+        check_fill_value("value", fill, resolved)
         return place(jnp.full(dims, fill, dtype=resolved), out_sharding)
 
-    return init
+    return draw
 
 
 def _check_broadcasts(value_shape: tuple[int, ...], dims: tuple[int, ...]) -> None:
@@ -138,32 +89,63 @@ def _check_broadcasts(value_shape: tuple[int, ...], dims: tuple[int, ...]) -> No
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(
-            f"jinit.constant: value of shape {value_shape} does not broadcast to the requested "
+        raise JinitValueError(
+            f"value of shape {value_shape} does not broadcast to the requested "
             f"shape {dims}; pass a scalar or an array whose shape does (NumPy's rules: aligned "
             "from the right, each size equal to the shape's or 1)."
         )
 
 
-@factory_guard
-def zeros_init() -> Initializer:
-    """Factory form of :func:`zeros` (Flax's ``nn.initializers.zeros_init()``).
+def _fill(make: Callable[..., jax.Array]) -> Draw:
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
+    ) -> jax.Array:
+        return make(dims, resolved, out_sharding=out_sharding)
+
+    return draw
+
+
+@initializer_factory(kinds=ANY, shown_as="zeros")
+def zeros_init() -> Draw:
+    """Factory form of :data:`zeros` (Flax's ``nn.initializers.zeros_init()``).
+
+    ``jinit.zeros`` is ``zeros_init()``: an initializer that returns an array of zeros (pass it
+    directly, do not call it first). The key is ignored. Biases are commonly zero-initialized;
+    a *weight* matrix of zeros makes every unit of a layer compute the same function and
+    receive the same gradient, so the units never become different (the symmetry problem):
+    use a random initializer for weights.
 
     Example:
       >>> import jax, jinit
       >>> jinit.zeros_init()(jax.random.key(0), (3,))
       Array([0., 0., 0.], dtype=float32)
+      >>> jinit.zeros(jax.random.key(0), (2, 3))
+      Array([[0., 0., 0.],
+             [0., 0., 0.]], dtype=float32)
+      >>> jinit.zeros_init() == jinit.zeros
+      True
     """
-    return zeros
+    return _fill(jnp.zeros)
 
 
-@factory_guard
-def ones_init() -> Initializer:
-    """Factory form of :func:`ones` (Flax's ``nn.initializers.ones_init()``).
+@initializer_factory(kinds=ANY, shown_as="ones")
+def ones_init() -> Draw:
+    """Factory form of :data:`ones` (Flax's ``nn.initializers.ones_init()``).
+
+    ``jinit.ones`` is ``ones_init()``: an initializer that returns an array of ones (pass it
+    directly). The key is ignored. Used for the scale of normalization layers.
 
     Example:
       >>> import jax, jinit
       >>> jinit.ones_init()(jax.random.key(0), (3,))
       Array([1., 1., 1.], dtype=float32)
+      >>> jinit.ones
+      jinit.ones
     """
-    return ones
+    return _fill(jnp.ones)
+
+
+#: The initializer of zeros (``zeros_init()``); pass it directly: ``bias_init=jinit.zeros``.
+zeros = zeros_init()
+#: The initializer of ones (``ones_init()``); pass it directly: ``scale_init=jinit.ones``.
+ones = ones_init()

@@ -16,18 +16,16 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import optimize, stats
 
 from jinit._src.core import sampling
 from jinit._src.core.checks import (
-    check_factory_dtype,
     check_real,
     check_representable,
-    resolve_dtype,
-    resolve_shape,
 )
-from jinit._src.core.factory_guard import factory_guard
-from jinit._src.core.types import DTypeLike, Initializer, KeyArray, OutSharding, Shape
+from jinit._src.core.errors import JinitTypeError, JinitValueError
+from jinit._src.core.optional import require
+from jinit._src.core.types import DTypeLike, KeyArray, OutSharding
+from jinit._src.core.values import FLOAT, Draw, initializer_factory
 from jinit._src.initializers.random import NORMAL_HEADROOM
 
 __all__ = ["random_normal", "random_uniform", "trunc_normal"]
@@ -39,7 +37,7 @@ def _sampling_dtype(dtype: np.dtype) -> np.dtype:
 
 
 def _dtype_interval(
-    owner: str, low: float, high: float, dtype: np.dtype, *, closed: bool
+    low: float, high: float, dtype: np.dtype, *, closed: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """The smallest and largest ``dtype`` values inside ``[low, high]`` (or ``[low, high)``).
 
@@ -58,20 +56,19 @@ def _dtype_interval(
         last = np.nextafter(last, np.asarray(-np.inf, dtype))
     if float(first) > float(last):
         interval = f"[{low}, {high}{']' if closed else ')'}"
-        raise ValueError(
-            f"jinit.{owner}: no {dtype.name} value lies in {interval}; widen the interval or "
-            "use a wider dtype."
+        raise JinitValueError(
+            f"no {dtype.name} value lies in {interval}; widen the interval or use a wider dtype."
         )
     return first, last
 
 
-@factory_guard
+@initializer_factory(kinds=FLOAT)
 def random_uniform(
     minval: float = -0.05,
     maxval: float = 0.05,
     *,
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""Build an initializer drawing from :math:`U[\text{minval}, \text{maxval})`.
 
     Keras ``RandomUniform`` and PyTorch ``nn.init.uniform_(a, b)``. Variance
@@ -96,42 +93,33 @@ def random_uniform(
       >>> bool((w >= -1).all() and (w < 1).all())
       True
     """
-    minval = check_real("random_uniform", "minval", minval)
-    maxval = check_real("random_uniform", "maxval", maxval)
+    minval = check_real("minval", minval)
+    maxval = check_real("maxval", maxval)
     if minval >= maxval:
-        raise ValueError(
-            f"jinit.random_uniform: minval must be < maxval, got minval={minval}, maxval={maxval}."
-        )
-    default = check_factory_dtype("random_uniform", dtype)
+        raise JinitValueError(f"minval must be < maxval, got minval={minval}, maxval={maxval}.")
+    del dtype  # held by the initializer
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("random_uniform", shape)
-        resolved = resolve_dtype("random_uniform", dtype, kinds=("float",))
-        check_representable(
-            "random_uniform", "max(|minval|, |maxval|)", max(abs(minval), abs(maxval)), resolved
-        )
-        low, high = _dtype_interval("random_uniform", minval, maxval, resolved, closed=False)
+        check_representable("max(|minval|, |maxval|)", max(abs(minval), abs(maxval)), resolved)
+        low, high = _dtype_interval(minval, maxval, resolved, closed=False)
         work = _sampling_dtype(resolved)
         sample = sampling.uniform(
             key, dims, work, minval, maxval, out_sharding=out_sharding
         ).astype(resolved)
         return jnp.clip(sample, jnp.asarray(low), jnp.asarray(high))
 
-    return init
+    return draw
 
 
-@factory_guard
+@initializer_factory(kinds=FLOAT)
 def random_normal(
     mean: float = 0.0,
     stddev: float = 0.05,
     *,
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""Build an initializer drawing from :math:`\mathcal{N}(\text{mean}, \text{stddev}^2)`.
 
     Keras ``RandomNormal`` and PyTorch ``nn.init.normal_(mean, std)``. See :func:`normal` for
@@ -154,29 +142,23 @@ def random_normal(
       >>> jinit.random_normal(1.0, 0.1)(jax.random.key(0), (3,)).shape
       (3,)
     """
-    mean = check_real("random_normal", "mean", mean)
-    stddev = check_real("random_normal", "stddev", stddev, positive=True)
-    default = check_factory_dtype("random_normal", dtype)
+    mean = check_real("mean", mean)
+    stddev = check_real("stddev", stddev, positive=True)
+    del dtype  # held by the initializer
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("random_normal", shape)
-        resolved = resolve_dtype("random_normal", dtype, kinds=("float",))
-        check_representable(
-            "random_normal", "|mean| + 10 x stddev", abs(mean) + NORMAL_HEADROOM * stddev, resolved
-        )
+        check_representable("|mean| + 10 x stddev", abs(mean) + NORMAL_HEADROOM * stddev, resolved)
         work = _sampling_dtype(resolved)
         sample = sampling.normal(key, dims, work, out_sharding=out_sharding)
         return (sample * jnp.asarray(stddev, work) + jnp.asarray(mean, work)).astype(resolved)
 
-    return init
+    return draw
 
 
 def _truncated_std(mean: float, sigma: float, a: float, b: float) -> float:
+    stats = require("scipy.stats", "trunc_normal")
     alpha, beta = (a - mean) / sigma, (b - mean) / sigma
     return float(stats.truncnorm.std(alpha, beta, loc=mean, scale=sigma))
 
@@ -185,13 +167,14 @@ def _sigma_for_exact_std(mean: float, std: float, a: float, b: float) -> float:
     """Solve for the pre-truncation sigma whose truncation to [a, b] has std ``std``."""
     ceiling = (b - a) / math.sqrt(12.0)  # std of U[a, b], the limit as sigma -> infinity
     if std >= ceiling:
-        raise ValueError(
-            f"jinit.trunc_normal: with exact_std=True, std must be < (b - a)/sqrt(12) = "
+        raise JinitValueError(
+            f"with exact_std=True, std must be < (b - a)/sqrt(12) = "
             f"{ceiling:.6g} (the std of a uniform on [a, b]); got std={std}."
         )
     low, high = std * 1e-6, std
     while _truncated_std(mean, high, a, b) < std:
         high *= 2.0
+    optimize = require("scipy.optimize", "trunc_normal")
     return float(
         optimize.brentq(
             lambda s: _truncated_std(mean, s, a, b) - std, low, high, xtol=1e-15 * high, rtol=1e-14
@@ -199,7 +182,7 @@ def _sigma_for_exact_std(mean: float, std: float, a: float, b: float) -> float:
     )
 
 
-@factory_guard
+@initializer_factory(kinds=FLOAT)
 def trunc_normal(
     mean: float = 0.0,
     std: float = 1.0,
@@ -208,7 +191,7 @@ def trunc_normal(
     *,
     exact_std: bool = False,
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""Build a truncated normal with *absolute* bounds (PyTorch ``nn.init.trunc_normal_``).
 
     Samples :math:`x \sim \mathcal{N}(\text{mean}, \sigma^2)` conditioned on
@@ -246,31 +229,26 @@ def trunc_normal(
       >>> round(float(w.std()), 3)
       0.02
     """
-    mean = check_real("trunc_normal", "mean", mean)
-    std = check_real("trunc_normal", "std", std, positive=True)
-    a = check_real("trunc_normal", "a", a)
-    b = check_real("trunc_normal", "b", b)
+    mean = check_real("mean", mean)
+    std = check_real("std", std, positive=True)
+    a = check_real("a", a)
+    b = check_real("b", b)
     if a >= b:
-        raise ValueError(f"jinit.trunc_normal: a must be < b, got a={a}, b={b}.")
+        raise JinitValueError(f"a must be < b, got a={a}, b={b}.")
     if not isinstance(exact_std, bool):
-        raise TypeError(f"jinit.trunc_normal: exact_std must be a bool, got {exact_std!r}.")
-    default = check_factory_dtype("trunc_normal", dtype)
+        raise JinitTypeError(f"exact_std must be a bool, got {exact_std!r}.")
+    del dtype  # held by the initializer
     sigma = _sigma_for_exact_std(mean, std, a, b) if exact_std else std
     alpha, beta = (a - mean) / sigma, (b - mean) / sigma
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("trunc_normal", shape)
-        resolved = resolve_dtype("trunc_normal", dtype, kinds=("float",))
-        check_representable("trunc_normal", "max(|a|, |b|)", max(abs(a), abs(b)), resolved)
-        low, high = _dtype_interval("trunc_normal", a, b, resolved, closed=True)
+        check_representable("max(|a|, |b|)", max(abs(a), abs(b)), resolved)
+        low, high = _dtype_interval(a, b, resolved, closed=True)
         work = _sampling_dtype(resolved)
         z = sampling.truncated_normal(key, alpha, beta, dims, work, out_sharding=out_sharding)
         sample = (z * jnp.asarray(sigma, work) + jnp.asarray(mean, work)).astype(resolved)
         return jnp.clip(sample, jnp.asarray(low), jnp.asarray(high))
 
-    return init
+    return draw

@@ -15,22 +15,20 @@ import numpy as np
 
 from jinit._src.core.checks import (
     check_axes,
-    check_factory_dtype,
     check_real,
     check_representable,
     normalize_axes,
-    resolve_dtype,
-    resolve_shape,
 )
-from jinit._src.core.factory_guard import factory_guard
+from jinit._src.core.errors import JinitTypeError, JinitValueError
 from jinit._src.core.sharding import place
-from jinit._src.core.types import Axes, DTypeLike, Initializer, KeyArray, OutSharding, Shape
+from jinit._src.core.types import Axes, DTypeLike, KeyArray, OutSharding
+from jinit._src.core.values import INEXACT, Draw, initializer_factory
 
 __all__ = ["dirac", "eye", "identity"]
 
 
-@factory_guard
-def identity(scale: float = 1.0, *, dtype: DTypeLike | None = None) -> Initializer:
+@initializer_factory(kinds=INEXACT)
+def identity(scale: float = 1.0, *, dtype: DTypeLike | None = None) -> Draw:
     r"""Build an initializer returning ``scale`` times the identity matrix (PyTorch ``eye_``).
 
     :math:`W_{ij} = \text{scale}\cdot\delta_{ij}` for a 2-D ``(in, out)`` shape; a non-square
@@ -55,35 +53,29 @@ def identity(scale: float = 1.0, *, dtype: DTypeLike | None = None) -> Initializ
     References:
       Le, Jaitly & Hinton (2015), https://arxiv.org/abs/1504.00941
     """
-    scale = check_real("identity", "scale", scale)
+    scale = check_real("scale", scale)
     if scale == 0:
-        raise ValueError("jinit.identity: scale must be non-zero (use jinit.zeros), got 0.0.")
-    default = check_factory_dtype("identity", dtype)
+        raise JinitValueError("scale must be non-zero (use jinit.zeros), got 0.0.")
+    del dtype  # held by the initializer
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("identity", shape)
-        resolved = resolve_dtype("identity", dtype)
         if len(dims) != 2:
-            raise ValueError(
-                f"jinit.identity: needs a 2-D shape (in, out), got {dims}; for convolution "
-                "kernels use jinit.dirac."
+            raise JinitValueError(
+                f"needs a 2-D shape (in, out), got {dims}; for convolution kernels use jinit.dirac."
             )
-        check_representable("identity", "|scale|", abs(scale), resolved)
+        check_representable("|scale|", abs(scale), resolved)
         matrix = jnp.eye(dims[0], dims[1], dtype=resolved) * jnp.array(scale, resolved)
         return place(matrix, out_sharding)
 
-    return init
+    return draw
 
 
 eye = identity
 
 
-@factory_guard
+@initializer_factory(kinds=INEXACT)
 def dirac(
     groups: int = 1,
     *,
@@ -91,7 +83,7 @@ def dirac(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""Build a Dirac-delta initializer for convolution kernels (PyTorch ``dirac_``).
 
     The convolution with the resulting kernel copies input channel :math:`d` to output
@@ -131,46 +123,38 @@ def dirac(
       Zagoruyko & Komodakis (2017), DiracNets, https://arxiv.org/abs/1706.00388
     """
     if isinstance(groups, bool) or not isinstance(groups, int | np.integer):
-        raise TypeError(f"jinit.dirac: groups must be an int, got {groups!r}.")
+        raise JinitTypeError(f"groups must be an int, got {groups!r}.")
     groups = int(groups)
     if groups < 1:
-        raise ValueError(f"jinit.dirac: groups must be >= 1, got {groups}.")
-    scale = check_real("dirac", "scale", scale)
+        raise JinitValueError(f"groups must be >= 1, got {groups}.")
+    scale = check_real("scale", scale)
     if scale == 0:
-        raise ValueError("jinit.dirac: scale must be non-zero (use jinit.zeros), got 0.0.")
+        raise JinitValueError("scale must be non-zero (use jinit.zeros), got 0.0.")
     axes = {}
     for name, value in (("in_axis", in_axis), ("out_axis", out_axis)):
-        checked = check_axes("dirac", name, value)
+        checked = check_axes(name, value)
         if not isinstance(checked, int):
-            raise TypeError(f"jinit.dirac: {name} must be a single int, got {value!r}.")
+            raise JinitTypeError(f"{name} must be a single int, got {value!r}.")
         axes[name] = checked
-    default = check_factory_dtype("dirac", dtype)
+    del dtype  # held by the initializer
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("dirac", shape)
-        resolved = resolve_dtype("dirac", dtype)
         if len(dims) < 3:
-            raise ValueError(
-                f"jinit.dirac: needs a kernel of rank >= 3 (*window, in, out), got {dims}; for "
+            raise JinitValueError(
+                f"needs a kernel of rank >= 3 (*window, in, out), got {dims}; for "
                 "a matrix use jinit.identity."
             )
-        (i_ax,) = normalize_axes("dirac", "in_axis", axes["in_axis"], len(dims))
-        (o_ax,) = normalize_axes("dirac", "out_axis", axes["out_axis"], len(dims))
+        (i_ax,) = normalize_axes("in_axis", axes["in_axis"], len(dims))
+        (o_ax,) = normalize_axes("out_axis", axes["out_axis"], len(dims))
         if i_ax == o_ax:
-            raise ValueError(
-                f"jinit.dirac: in_axis and out_axis must differ, both are axis {i_ax}."
-            )
+            raise JinitValueError(f"in_axis and out_axis must differ, both are axis {i_ax}.")
         if dims[o_ax] % groups:
-            raise ValueError(
-                f"jinit.dirac: the output size {dims[o_ax]} (axis {o_ax}) must be divisible "
-                f"by groups={groups}."
+            raise JinitValueError(
+                f"the output size {dims[o_ax]} (axis {o_ax}) must be divisible by groups={groups}."
             )
-        check_representable("dirac", "|scale|", abs(scale), resolved)
+        check_representable("|scale|", abs(scale), resolved)
         per_group = dims[o_ax] // groups
         diagonal = min(per_group, dims[i_ax])
         window = [axis for axis in range(len(dims)) if axis not in (i_ax, o_ax)]
@@ -186,4 +170,4 @@ def dirac(
             kernel = kernel.at[tuple(index)].set(jnp.array(scale, resolved))
         return place(kernel, out_sharding)
 
-    return init
+    return draw

@@ -24,15 +24,15 @@ The PyTorch forms live in :mod:`jinit._src.initializers.torch_named` and are re-
 
 from __future__ import annotations
 
-from jinit._src.core.factory_guard import factory_guard
-from jinit._src.core.types import Axes, DTypeLike, Initializer
+from jinit._src.core.types import Axes, DTypeLike
+from jinit._src.core.values import Draw, initializer_factory
 from jinit._src.initializers.torch_named import (
     torch_kaiming_normal,
     torch_kaiming_uniform,
     torch_xavier_normal,
     torch_xavier_uniform,
 )
-from jinit._src.initializers.variance_scaling import variance_scaling_for
+from jinit._src.initializers.variance_scaling import variance_scaling_draw
 
 __all__ = [
     "glorot_normal",
@@ -52,13 +52,13 @@ __all__ = [
 ]
 
 
-@factory_guard
+@initializer_factory()
 def glorot_normal(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""Glorot (Xavier) normal: truncated normal, variance 2 / (fan_in + fan_out).
 
     .. math:: \operatorname{Var}(w) = \frac{2}{\mathrm{fan\_in}+\mathrm{fan\_out}}
@@ -83,18 +83,17 @@ def glorot_normal(
     References:
       Glorot & Bengio (2010), https://proceedings.mlr.press/v9/glorot10a.html
     """
-    return variance_scaling_for(
-        "glorot_normal", 1.0, "fan_avg", "truncated_normal", in_axis, out_axis, batch_axis, dtype
-    )
+    del dtype  # held by the initializer
+    return variance_scaling_draw(1.0, "fan_avg", "truncated_normal", in_axis, out_axis, batch_axis)
 
 
-@factory_guard
+@initializer_factory()
 def glorot_uniform(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""Glorot (Xavier) uniform: U[-b, b) with b = sqrt(6 / (fan_in + fan_out)).
 
     .. math:: b = \sqrt{\frac{6}{\mathrm{fan\_in}+\mathrm{fan\_out}}}
@@ -120,18 +119,17 @@ def glorot_uniform(
     References:
       Glorot & Bengio (2010), https://proceedings.mlr.press/v9/glorot10a.html
     """
-    return variance_scaling_for(
-        "glorot_uniform", 1.0, "fan_avg", "uniform", in_axis, out_axis, batch_axis, dtype
-    )
+    del dtype  # held by the initializer
+    return variance_scaling_draw(1.0, "fan_avg", "uniform", in_axis, out_axis, batch_axis)
 
 
-@factory_guard
+@initializer_factory()
 def he_normal(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""He (Kaiming) normal: truncated normal with variance :math:`2/\mathrm{fan\_in}`.
 
     For ReLU networks: ReLU halves the second moment, the factor 2 restores it, so the signal
@@ -157,18 +155,17 @@ def he_normal(
     References:
       He, Zhang, Ren & Sun (2015), https://arxiv.org/abs/1502.01852
     """
-    return variance_scaling_for(
-        "he_normal", 2.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis, dtype
-    )
+    del dtype  # held by the initializer
+    return variance_scaling_draw(2.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis)
 
 
-@factory_guard
+@initializer_factory()
 def he_uniform(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""He (Kaiming) uniform: :math:`U[-b, b)` with :math:`b = \sqrt{6/\mathrm{fan\_in}}`.
 
     Variance :math:`2/\mathrm{fan\_in}`.
@@ -190,18 +187,17 @@ def he_uniform(
     References:
       He, Zhang, Ren & Sun (2015), https://arxiv.org/abs/1502.01852
     """
-    return variance_scaling_for(
-        "he_uniform", 2.0, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype
-    )
+    del dtype  # held by the initializer
+    return variance_scaling_draw(2.0, "fan_in", "uniform", in_axis, out_axis, batch_axis)
 
 
-@factory_guard
+@initializer_factory()
 def lecun_normal(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""LeCun normal: truncated normal with variance :math:`1/\mathrm{fan\_in}`.
 
     Flax's default kernel initializer, and the one SELU's self-normalization assumes.
@@ -224,18 +220,17 @@ def lecun_normal(
       LeCun, Bottou, Orr & Müller (1998), Efficient BackProp;
       Klambauer et al. (2017), https://arxiv.org/abs/1706.02515
     """
-    return variance_scaling_for(
-        "lecun_normal", 1.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis, dtype
-    )
+    del dtype  # held by the initializer
+    return variance_scaling_draw(1.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis)
 
 
-@factory_guard
+@initializer_factory()
 def lecun_uniform(
     in_axis: Axes = -2,
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""LeCun uniform: :math:`U[-b, b)` with :math:`b = \sqrt{3/\mathrm{fan\_in}}`.
 
     Variance :math:`1/\mathrm{fan\_in}`.
@@ -257,9 +252,8 @@ def lecun_uniform(
     References:
       LeCun, Bottou, Orr & Müller (1998), Efficient BackProp.
     """
-    return variance_scaling_for(
-        "lecun_uniform", 1.0, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype
-    )
+    del dtype  # held by the initializer
+    return variance_scaling_draw(1.0, "fan_in", "uniform", in_axis, out_axis, batch_axis)
 
 
 xavier_normal = glorot_normal

@@ -32,16 +32,14 @@ from jax import lax
 from jinit._src.core.checks import (
     check_axes,
     check_choice,
-    check_factory_dtype,
     check_real,
     check_representable,
     normalize_axes,
-    resolve_dtype,
-    resolve_shape,
 )
-from jinit._src.core.factory_guard import factory_guard
+from jinit._src.core.errors import JinitTypeError, JinitValueError
 from jinit._src.core.sharding import place
-from jinit._src.core.types import DTypeLike, Initializer, KeyArray, OutSharding, Shape
+from jinit._src.core.types import DTypeLike, KeyArray, OutSharding
+from jinit._src.core.values import INEXACT, Draw, initializer_factory
 
 __all__ = [
     "METHODS",
@@ -144,14 +142,14 @@ def haar_orthogonal_matrix(
     return q.astype(dtype)
 
 
-@factory_guard
+@initializer_factory(kinds=INEXACT)
 def orthogonal(
     scale: float = 1.0,
     column_axis: int = -1,
     dtype: DTypeLike | None = None,
     *,
     method: Method = "qr",
-) -> Initializer:
+) -> Draw:
     r"""Build an initializer of Haar-random (semi-)orthogonal matrices times ``scale``.
 
     See the module docstring for the construction. Same signature as
@@ -222,27 +220,20 @@ def orthogonal(
       application to condition estimators", SIAM J. Numer. Anal. 17(3),
       https://doi.org/10.1137/0717034
     """
-    scale = check_real("orthogonal", "scale", scale, positive=True)
-    axis = check_axes("orthogonal", "column_axis", column_axis)
+    scale = check_real("scale", scale, positive=True)
+    axis = check_axes("column_axis", column_axis)
     if not isinstance(axis, int):
-        raise TypeError(f"jinit.orthogonal: column_axis must be an int, got {column_axis!r}.")
-    default = check_factory_dtype("orthogonal", dtype)
-    check_choice("orthogonal", "method", method, METHODS)
+        raise JinitTypeError(f"column_axis must be an int, got {column_axis!r}.")
+    del dtype  # held by the initializer
+    check_choice("method", method, METHODS)
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("orthogonal", shape)
-        resolved = resolve_dtype("orthogonal", dtype)
         if len(dims) < 2:
-            raise ValueError(
-                f"jinit.orthogonal: needs a shape of rank >= 2, got {dims} (rank {len(dims)})."
-            )
-        (col,) = normalize_axes("orthogonal", "column_axis", axis, len(dims))
-        check_representable("orthogonal", "scale", scale, resolved)
+            raise JinitValueError(f"needs a shape of rank >= 2, got {dims} (rank {len(dims)}).")
+        (col,) = normalize_axes("column_axis", axis, len(dims))
+        check_representable("scale", scale, resolved)
         if 0 in dims:
             return jnp.zeros(dims, resolved, out_sharding=out_sharding)
         cols = dims[col]
@@ -252,15 +243,15 @@ def orthogonal(
         q = jnp.moveaxis(q, -1, col)
         return place(jnp.array(scale, resolved) * q, out_sharding)
 
-    return init
+    return draw
 
 
-@factory_guard
+@initializer_factory(kinds=INEXACT)
 def delta_orthogonal(
     scale: float = 1.0,
     column_axis: int = -1,
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""Build a delta-orthogonal initializer for convolution kernels ``(*window, in, out)``.
 
     The kernel is zero except at the spatial centre :math:`((k_i-1)//2)_i`, which holds a
@@ -290,28 +281,22 @@ def delta_orthogonal(
       Xiao, Bahri, Sohl-Dickstein, Schoenholz & Pennington (2018),
       https://arxiv.org/abs/1806.05393
     """
-    scale = check_real("delta_orthogonal", "scale", scale, positive=True)
-    if not isinstance(check_axes("delta_orthogonal", "column_axis", column_axis), int):
-        raise TypeError(f"jinit.delta_orthogonal: column_axis must be an int, got {column_axis!r}.")
-    default = check_factory_dtype("delta_orthogonal", dtype)
-    matrix_init = orthogonal(scale, column_axis, default)
+    scale = check_real("scale", scale, positive=True)
+    if not isinstance(check_axes("column_axis", column_axis), int):
+        raise JinitTypeError(f"column_axis must be an int, got {column_axis!r}.")
+    del dtype  # held by the initializer
+    matrix_init = orthogonal(scale, column_axis)
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("delta_orthogonal", shape)
-        resolved = resolve_dtype("delta_orthogonal", dtype)
         if len(dims) not in (3, 4, 5):
-            raise ValueError(
-                "jinit.delta_orthogonal: needs a 3-D, 4-D or 5-D kernel (*window, in, out), "
-                f"got shape {dims}."
+            raise JinitValueError(
+                f"needs a 3-D, 4-D or 5-D kernel (*window, in, out), got shape {dims}."
             )
         if dims[-1] < dims[-2]:
-            raise ValueError(
-                "jinit.delta_orthogonal: needs in <= out (shape[-2] <= shape[-1]) so the "
+            raise JinitValueError(
+                "needs in <= out (shape[-2] <= shape[-1]) so the "
                 f"centre can be orthogonal, got in={dims[-2]}, out={dims[-1]}."
             )
         if 0 in dims:
@@ -321,4 +306,4 @@ def delta_orthogonal(
         kernel = jnp.zeros(dims, dtype=resolved).at[(*centre, ...)].set(matrix)
         return place(kernel, out_sharding)
 
-    return init
+    return draw

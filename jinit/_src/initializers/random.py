@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jinit._src.core import sampling
 from jinit._src.core.checks import (
-    check_factory_dtype,
     check_real,
     check_representable,
-    resolve_dtype,
-    resolve_shape,
 )
-from jinit._src.core.factory_guard import factory_guard
-from jinit._src.core.types import DTypeLike, Initializer, KeyArray, OutSharding, Shape
+from jinit._src.core.errors import JinitValueError
+from jinit._src.core.types import DTypeLike, KeyArray, OutSharding
+from jinit._src.core.values import FLOAT, INEXACT, Draw, initializer_factory
 
 __all__ = ["NORMAL_HEADROOM", "normal", "truncated_normal", "uniform"]
 
@@ -28,8 +27,8 @@ __all__ = ["NORMAL_HEADROOM", "normal", "truncated_normal", "uniform"]
 NORMAL_HEADROOM = 10.0
 
 
-@factory_guard
-def uniform(scale: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
+@initializer_factory(kinds=FLOAT)
+def uniform(scale: float = 1e-2, dtype: DTypeLike | None = None) -> Draw:
     r"""Build an initializer drawing from :math:`U[0, \text{scale})` (JAX's meaning).
 
     Mean :math:`\text{scale}/2`, variance :math:`\text{scale}^2/12`. For a symmetric interval
@@ -51,26 +50,21 @@ def uniform(scale: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
       >>> jinit.uniform(0.1)(jax.random.key(0), (2, 3)).shape
       (2, 3)
     """
-    scale = check_real("uniform", "scale", scale, positive=True)
-    default = check_factory_dtype("uniform", dtype)
+    scale = check_real("scale", scale, positive=True)
+    del dtype  # held by the initializer
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("uniform", shape)
-        resolved = resolve_dtype("uniform", dtype, kinds=("float",))
-        check_representable("uniform", "scale", scale, resolved)
+        check_representable("scale", scale, resolved)
         sample = sampling.uniform(key, dims, resolved, out_sharding=out_sharding)
         return sample * jnp.array(scale, resolved)
 
-    return init
+    return draw
 
 
-@factory_guard
-def normal(stddev: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
+@initializer_factory(kinds=INEXACT)
+def normal(stddev: float = 1e-2, dtype: DTypeLike | None = None) -> Draw:
     r"""Build an initializer drawing from :math:`\mathcal{N}(0, \text{stddev}^2)`.
 
     A *fixed* standard deviation ignores the layer's size. Each layer multiplies the signal's
@@ -104,31 +98,26 @@ def normal(stddev: float = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
       Glorot & Bengio (2010), Understanding the difficulty of training deep feedforward
       neural networks. https://proceedings.mlr.press/v9/glorot10a.html
     """
-    stddev = check_real("normal", "stddev", stddev, positive=True)
-    default = check_factory_dtype("normal", dtype)
+    stddev = check_real("stddev", stddev, positive=True)
+    del dtype  # held by the initializer
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("normal", shape)
-        resolved = resolve_dtype("normal", dtype)
-        check_representable("normal", "stddev x 10", stddev * NORMAL_HEADROOM, resolved)
+        check_representable("stddev x 10", stddev * NORMAL_HEADROOM, resolved)
         sample = sampling.normal(key, dims, resolved, out_sharding=out_sharding)
         return sample * jnp.array(stddev, resolved)
 
-    return init
+    return draw
 
 
-@factory_guard
+@initializer_factory(kinds=FLOAT)
 def truncated_normal(
     stddev: float = 1e-2,
     dtype: DTypeLike | None = None,
     lower: float = -2.0,
     upper: float = 2.0,
-) -> Initializer:
+) -> Draw:
     r"""Build a truncated-normal initializer with bounds in units of ``stddev`` (JAX's meaning).
 
     Samples :math:`\text{stddev}\cdot z` with :math:`z \sim \mathcal{N}(0,1)` conditioned on
@@ -157,30 +146,21 @@ def truncated_normal(
       >>> bool(abs(w).max() < 0.04)
       True
     """
-    stddev = check_real("truncated_normal", "stddev", stddev, positive=True)
-    lower = check_real("truncated_normal", "lower", lower)
-    upper = check_real("truncated_normal", "upper", upper)
+    stddev = check_real("stddev", stddev, positive=True)
+    lower = check_real("lower", lower)
+    upper = check_real("upper", upper)
     if lower >= upper:
-        raise ValueError(
-            f"jinit.truncated_normal: lower must be < upper, got lower={lower}, upper={upper}."
-        )
-    default = check_factory_dtype("truncated_normal", dtype)
+        raise JinitValueError(f"lower must be < upper, got lower={lower}, upper={upper}.")
+    del dtype  # held by the initializer
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape("truncated_normal", shape)
-        resolved = resolve_dtype("truncated_normal", dtype, kinds=("float",))
         largest = stddev * max(abs(lower), abs(upper), 1.0)
-        check_representable(
-            "truncated_normal", "stddev x max(|lower|, |upper|, 1)", largest, resolved
-        )
+        check_representable("stddev x max(|lower|, |upper|, 1)", largest, resolved)
         sample = sampling.truncated_normal(
             key, lower, upper, dims, resolved, out_sharding=out_sharding
         )
         return sample * jnp.array(stddev, resolved)
 
-    return init
+    return draw

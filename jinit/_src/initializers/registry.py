@@ -1,302 +1,171 @@
-"""The catalogue: every public initializer with its formula, its family and its reference."""
+"""The one registry of initializers by name: :func:`get`, :func:`from_config`, :func:`names`.
+
+Every name the command line, the study, the benchmark and the tests accept resolves here:
+
+* a catalogue name or alias (:mod:`jinit._src.initializers.catalogue`): ``"he_normal"``,
+  ``"kaiming_normal"``, ``"zeros"``: the factory called with its defaults;
+* ``"name:arg,arg,..."``: the factory called with these positional arguments, each read as a
+  Python literal (``"normal:0.02"`` is ``jinit.normal(0.02)``, ``"uniform:0.5"`` is
+  ``jinit.uniform(0.5)`` = U[0, 0.5), ``"variance_scaling:2,fan_in,uniform"``; a bare word is
+  a string);
+* a named configuration (:data:`CONFIGURATIONS`): ``"torch_linear_default"``
+  (``torch_kaiming_uniform(a=√5)``, PyTorch's ``nn.Linear`` weight) and
+  ``"symmetric_uniform:s"`` (``random_uniform(-s, s)``, U[-s, s); ``s`` defaults to 0.05);
+* a config dict from :func:`jinit.to_config` (``{"name": ..., "args": {...}}``);
+* an initializer, passed through.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import ast
+import difflib
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from jinit._src.initializers import (
-    constant,
-    forms,
-    identity,
-    named,
-    orthogonal,
-    random,
-    variance_scaling,
-)
+from jinit._src.core.errors import JinitTypeError, JinitValueError, named
+from jinit._src.core.types import Initializer
+from jinit._src.core.values import Init
+from jinit._src.initializers.catalogue import CATALOGUE
+from jinit._src.initializers.forms import random_uniform
+from jinit._src.initializers.named import torch_kaiming_uniform
 
-__all__ = ["CATALOGUE", "Entry", "catalogue", "markdown_table"]
-
-_GLOROT = "Glorot & Bengio 2010, proceedings.mlr.press/v9/glorot10a"
-_HE = "He et al. 2015, arXiv:1502.01852"
-_LECUN = "LeCun et al. 1998 (Efficient BackProp); Klambauer et al. 2017, arXiv:1706.02515"
-_SAXE = "Saxe et al. 2014, arXiv:1312.6120; Mezzadri 2007, arXiv:math-ph/0609050"
+__all__ = ["CONFIGURATIONS", "factory", "from_config", "get", "names"]
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One row of the catalogue.
-
-    Attributes:
-      name: the public name in ``jinit``.
-      factory: the public object (a factory, or an initializer for ``zeros``/``ones``).
-      family: constant, random, variance scaling, structured.
-      distribution: what is sampled.
-      formula: variance, bound or value, with ``n`` the fan the mode selects.
-      reference: the paper or the API it reproduces.
-      aliases: other public names for the same object.
-      jax_parity: whether the output is bit-identical to ``jax.nn.initializers``.
-    """
-
-    name: str
-    factory: Callable[..., object]
-    family: str
-    distribution: str
-    formula: str
-    reference: str
-    aliases: tuple[str, ...] = ()
-    jax_parity: bool = False
+def _symmetric_uniform(scale: float = 0.05) -> Initializer:
+    return random_uniform(-scale, scale)
 
 
-CATALOGUE: tuple[Entry, ...] = (
-    Entry(
-        "zeros",
-        constant.zeros,
-        "constant",
-        "0",
-        "W = 0",
-        "jax.nn.initializers.zeros",
-        ("zeros_init()",),
-        True,
-    ),
-    Entry(
-        "ones",
-        constant.ones,
-        "constant",
-        "1",
-        "W = 1",
-        "jax.nn.initializers.ones",
-        ("ones_init()",),
-        True,
-    ),
-    Entry(
-        "constant",
-        constant.constant,
-        "constant",
-        "value",
-        "W = value",
-        "jax.nn.initializers.constant",
-        (),
-        True,
-    ),
-    Entry(
-        "uniform",
-        random.uniform,
-        "random",
-        "U[0, scale)",
-        "mean scale/2, Var = scale²/12",
-        "jax.nn.initializers.uniform",
-        (),
-        True,
-    ),
-    Entry(
-        "normal",
-        random.normal,
-        "random",
-        "N(0, stddev²)",
-        "Var = stddev²",
-        "jax.nn.initializers.normal",
-        (),
-        True,
-    ),
-    Entry(
-        "truncated_normal",
-        random.truncated_normal,
-        "random",
-        "N(0, stddev²) on (lower·stddev, upper·stddev)",
-        "Var = 0.7737·stddev² at ±2σ",
-        "jax.nn.initializers.truncated_normal",
-        (),
-        True,
-    ),
-    Entry(
-        "random_uniform",
-        forms.random_uniform,
-        "random",
-        "U[minval, maxval)",
-        "Var = (maxval − minval)²/12",
-        "Keras RandomUniform, torch uniform_",
-    ),
-    Entry(
-        "random_normal",
-        forms.random_normal,
-        "random",
-        "N(mean, stddev²)",
-        "Var = stddev²",
-        "Keras RandomNormal, torch normal_",
-    ),
-    Entry(
-        "trunc_normal",
-        forms.trunc_normal,
-        "random",
-        "N(mean, σ²) on [a, b]",
-        "σ = std, or solved so Var = std² (exact_std)",
-        "torch trunc_normal_",
-    ),
-    Entry(
-        "variance_scaling",
-        variance_scaling.variance_scaling,
-        "variance scaling",
-        "trunc. normal / normal / uniform",
-        "Var = scale / n(mode)",
-        "jax.nn.initializers.variance_scaling",
-        (),
-        True,
-    ),
-    Entry(
-        "glorot_normal",
-        named.glorot_normal,
-        "variance scaling",
-        "truncated normal",
-        "Var = 2/(fan_in + fan_out)",
-        _GLOROT,
-        ("xavier_normal",),
-        True,
-    ),
-    Entry(
-        "glorot_uniform",
-        named.glorot_uniform,
-        "variance scaling",
-        "uniform",
-        "bound √(6/(fan_in + fan_out)), Var = 2/(fan_in + fan_out)",
-        _GLOROT,
-        ("xavier_uniform",),
-        True,
-    ),
-    Entry(
-        "he_normal",
-        named.he_normal,
-        "variance scaling",
-        "truncated normal",
-        "Var = 2/fan_in",
-        _HE,
-        ("kaiming_normal",),
-        True,
-    ),
-    Entry(
-        "he_uniform",
-        named.he_uniform,
-        "variance scaling",
-        "uniform",
-        "bound √(6/fan_in), Var = 2/fan_in",
-        _HE,
-        ("kaiming_uniform",),
-        True,
-    ),
-    Entry(
-        "lecun_normal",
-        named.lecun_normal,
-        "variance scaling",
-        "truncated normal",
-        "Var = 1/fan_in",
-        _LECUN,
-        (),
-        True,
-    ),
-    Entry(
-        "lecun_uniform",
-        named.lecun_uniform,
-        "variance scaling",
-        "uniform",
-        "bound √(3/fan_in), Var = 1/fan_in",
-        _LECUN,
-        (),
-        True,
-    ),
-    Entry(
-        "torch_kaiming_normal",
-        named.torch_kaiming_normal,
-        "variance scaling",
-        "normal",
-        "Var = gain(nonlinearity, a)²/fan(mode)",
-        f"{_HE}; torch kaiming_normal_",
-    ),
-    Entry(
-        "torch_kaiming_uniform",
-        named.torch_kaiming_uniform,
-        "variance scaling",
-        "uniform",
-        "bound gain·√(3/fan(mode))",
-        f"{_HE}; torch kaiming_uniform_",
-    ),
-    Entry(
-        "torch_xavier_normal",
-        named.torch_xavier_normal,
-        "variance scaling",
-        "normal",
-        "Var = gain²·2/(fan_in + fan_out)",
-        f"{_GLOROT}; torch xavier_normal_",
-    ),
-    Entry(
-        "torch_xavier_uniform",
-        named.torch_xavier_uniform,
-        "variance scaling",
-        "uniform",
-        "bound gain·√(6/(fan_in + fan_out))",
-        f"{_GLOROT}; torch xavier_uniform_",
-    ),
-    Entry(
-        "orthogonal",
-        orthogonal.orthogonal,
-        "structured",
-        "Haar (semi-)orthogonal",
-        "QᵀQ = scale²·I (or QQᵀ)",
-        _SAXE,
-        (),
-        True,
-    ),
-    Entry(
-        "delta_orthogonal",
-        orthogonal.delta_orthogonal,
-        "structured",
-        "orthogonal at the window centre",
-        "centre QᵀQ = scale²·I, else 0",
-        "Xiao et al. 2018, arXiv:1806.05393",
-        (),
-        True,
-    ),
-    Entry(
-        "identity",
-        identity.identity,
-        "structured",
-        "scale·I",
-        "W_ij = scale·δ_ij",
-        "Le et al. 2015, arXiv:1504.00941; torch eye_",
-        ("eye",),
-    ),
-    Entry(
-        "dirac",
-        identity.dirac,
-        "structured",
-        "Dirac delta per group",
-        "W[centre, d, g·out/groups + d] = scale",
-        "Zagoruyko & Komodakis 2017, arXiv:1706.00388; torch dirac_",
-    ),
-)
+def _torch_linear_default() -> Initializer:
+    return torch_kaiming_uniform(a=math.sqrt(5.0))
 
 
-def catalogue() -> tuple[Entry, ...]:
-    """Return every public initializer with its formula and reference.
+#: Named configurations of catalogue factories: name -> (what it is, builder).
+CONFIGURATIONS: dict[str, tuple[str, Callable[..., Initializer]]] = {
+    "torch_linear_default": (
+        "torch_kaiming_uniform(a=√5): PyTorch's nn.Linear/Conv weight, U(±1/√fan_in)",
+        _torch_linear_default,
+    ),
+    "symmetric_uniform": (
+        "random_uniform(-s, s): U[-s, s), s = 0.05 unless given as symmetric_uniform:s",
+        _symmetric_uniform,
+    ),
+}
+
+_FACTORIES: dict[str, Callable[..., Any]] = {}
+for _entry in CATALOGUE:
+    for _name in (_entry.name, *_entry.aliases):
+        _FACTORIES[_name.removesuffix("()")] = _entry.factory
+
+
+def names() -> tuple[str, ...]:
+    """Every name :func:`get` accepts: catalogue names, aliases and named configurations."""
+    return (*_FACTORIES, *CONFIGURATIONS)
+
+
+def _unknown(name: str) -> JinitValueError:
+    close = difflib.get_close_matches(name, names(), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return JinitValueError(
+        f"unknown initializer {name!r}; the names are {', '.join(names())}.{hint}"
+    )
+
+
+def factory(name: str) -> Callable[..., Any]:
+    """The public object registered as ``name``: a factory, or ``zeros``/``ones`` themselves."""
+    if name not in _FACTORIES:
+        raise _unknown(name)
+    return _FACTORIES[name]
+
+
+def _literal(text: str) -> object:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare word: a string (``fan_in``)
+
+
+def _build(name: str, args: tuple[object, ...], kwargs: Mapping[str, object]) -> Initializer:
+    if name in CONFIGURATIONS:
+        built: Initializer = CONFIGURATIONS[name][1](*args, **kwargs)
+        return built
+    target = factory(name)
+    if isinstance(target, Init):
+        if args or kwargs:  # jinit.zeros and jinit.ones are initializers, not factories
+            raise JinitValueError(f"{name} takes no arguments, got {args or dict(kwargs)!r}.")
+        return target
+    result: Initializer = target(*args, **kwargs)
+    return result
+
+
+@named
+def get(spec: object) -> Initializer:
+    """The initializer ``spec`` names (see the module docstring for the forms).
+
+    Args:
+      spec: a name, ``"name:arg,..."``, a config dict (``{"name": ..., "args": {...}}``), or an
+        initializer (returned as it is).
+
+    Returns:
+      The initializer, made by its factory (so its arguments are checked as usual).
+
+    Raises:
+      ValueError: an unknown name (the message lists the names), or arguments the factory
+        refuses (named by that factory).
+      TypeError: a ``spec`` of another type, or a config dict without ``name``.
 
     Example:
       >>> import jinit
-      >>> entry = {e.name: e for e in jinit.catalogue()}["he_normal"]
-      >>> entry.formula, entry.aliases
-      ('Var = 2/fan_in', ('kaiming_normal',))
+      >>> jinit.get("he_normal"), jinit.get("normal:0.02"), jinit.get("symmetric_uniform:0.1")
+      (jinit.he_normal(), jinit.normal(0.02), jinit.random_uniform(-0.1, 0.1))
+      >>> jinit.get({"name": "variance_scaling", "args": {"scale": 2.0, "mode": "fan_in",
+      ...                                                 "distribution": "uniform"}})
+      jinit.variance_scaling(2.0, 'fan_in', 'uniform')
     """
-    return CATALOGUE
+    if isinstance(spec, str):
+        name, colon, text = spec.strip().partition(":")
+        args = tuple(_literal(part.strip()) for part in text.split(",")) if colon and text else ()
+        return _build(name, args, {})
+    if isinstance(spec, Mapping):
+        return from_config(spec)
+    if callable(spec):
+        return spec
+    raise JinitTypeError(
+        f"spec must be a name ('he_normal', 'normal:0.02'), a config dict or an initializer, "
+        f"got {spec!r} of type {type(spec).__name__}."
+    )
 
 
-def markdown_table() -> str:
-    """The catalogue as a Markdown table (the README's table is this output)."""
-    rows = [
-        "| initializer | distribution | variance / bound | reference | bit-identical to jax |",
-        "|---|---|---|---|---|",
-    ]
-    for entry in CATALOGUE:
-        names = ", ".join(f"`{name}`" for name in (entry.name, *entry.aliases))
-        parity = "yes" if entry.jax_parity else "—"
-        rows.append(
-            f"| {names} | {entry.distribution} | {entry.formula} | {entry.reference} | {parity} |"
+@named
+def from_config(config: Mapping[str, object]) -> Initializer:
+    """The initializer a :func:`jinit.to_config` dict describes: its factory called again.
+
+    Args:
+      config: ``{"name": <registry name>, "args": {<argument>: <value>, ...}}``.
+
+    Returns:
+      The initializer (equal to the one the config was made from).
+
+    Raises:
+      TypeError: ``config`` is not such a dict.
+      ValueError: an unknown name, or arguments the factory refuses.
+
+    Example:
+      >>> import jinit
+      >>> init = jinit.torch_kaiming_uniform(a=5 ** 0.5, mode="fan_out")
+      >>> jinit.from_config(jinit.to_config(init)) == init
+      True
+    """
+    if not isinstance(config, Mapping) or not isinstance(config.get("name"), str):
+        raise JinitTypeError(
+            f"config must be a dict with a 'name' (and 'args'), as jinit.to_config gives, got "
+            f"{config!r}."
         )
-    return "\n".join(rows)
+    args = config.get("args", {})
+    if not isinstance(args, Mapping):
+        raise JinitTypeError(f"config['args'] must be a dict, got {args!r}.")
+    unknown = sorted(set(config) - {"name", "args"})
+    if unknown:
+        raise JinitValueError(f"config has unknown keys {unknown}; only 'name' and 'args'.")
+    return _build(str(config["name"]), (), {str(k): v for k, v in args.items()})

@@ -17,10 +17,10 @@ Same arguments and defaults as ``torch.nn.init``, with the gain from
 from __future__ import annotations
 
 from jinit._src.core.checks import check_choice, check_real
-from jinit._src.core.factory_guard import factory_guard
 from jinit._src.core.gain import NONLINEARITIES, calculate_gain
-from jinit._src.core.types import Axes, DTypeLike, Initializer
-from jinit._src.initializers.variance_scaling import variance_scaling_for
+from jinit._src.core.types import Axes, DTypeLike
+from jinit._src.core.values import Draw, initializer_factory
+from jinit._src.initializers.variance_scaling import variance_scaling_draw
 
 __all__ = [
     "torch_kaiming_normal",
@@ -31,7 +31,6 @@ __all__ = [
 
 
 def _torch_kaiming(
-    owner: str,
     distribution: str,
     a: float,
     mode: str,
@@ -39,18 +38,15 @@ def _torch_kaiming(
     in_axis: Axes,
     out_axis: Axes,
     batch_axis: Axes,
-    dtype: DTypeLike | None,
-) -> Initializer:
-    a = check_real(owner, "a", a)
-    mode = check_choice(owner, "mode", mode, ("fan_in", "fan_out"))
-    nonlinearity = check_choice(owner, "nonlinearity", nonlinearity, NONLINEARITIES)
+) -> Draw:
+    a = check_real("a", a)
+    mode = check_choice("mode", mode, ("fan_in", "fan_out"))
+    nonlinearity = check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     scale = calculate_gain(nonlinearity, a) ** 2
-    return variance_scaling_for(
-        owner, scale, mode, distribution, in_axis, out_axis, batch_axis, dtype
-    )
+    return variance_scaling_draw(scale, mode, distribution, in_axis, out_axis, batch_axis)
 
 
-@factory_guard
+@initializer_factory()
 def torch_kaiming_normal(
     a: float = 0.0,
     mode: str = "fan_in",
@@ -60,7 +56,7 @@ def torch_kaiming_normal(
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""PyTorch's ``kaiming_normal_``: untruncated :math:`\mathcal N(0, g^2/\mathrm{fan})`.
 
     :math:`g` is ``calculate_gain(nonlinearity, a)`` and fan is fan_in or fan_out by ``mode``.
@@ -93,20 +89,11 @@ def torch_kaiming_normal(
     References:
       He, Zhang, Ren & Sun (2015), https://arxiv.org/abs/1502.01852
     """
-    return _torch_kaiming(
-        "torch_kaiming_normal",
-        "normal",
-        a,
-        mode,
-        nonlinearity,
-        in_axis,
-        out_axis,
-        batch_axis,
-        dtype,
-    )
+    del dtype  # held by the initializer
+    return _torch_kaiming("normal", a, mode, nonlinearity, in_axis, out_axis, batch_axis)
 
 
-@factory_guard
+@initializer_factory()
 def torch_kaiming_uniform(
     a: float = 0.0,
     mode: str = "fan_in",
@@ -116,7 +103,7 @@ def torch_kaiming_uniform(
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""PyTorch's ``kaiming_uniform_``: :math:`U[-b, b)`, :math:`b = g\sqrt{3/\mathrm{fan}}`.
 
     PyTorch's default for ``nn.Linear``/``nn.Conv*`` weights is this with ``a=sqrt(5)``, i.e.
@@ -144,35 +131,18 @@ def torch_kaiming_uniform(
     References:
       He, Zhang, Ren & Sun (2015), https://arxiv.org/abs/1502.01852
     """
-    return _torch_kaiming(
-        "torch_kaiming_uniform",
-        "uniform",
-        a,
-        mode,
-        nonlinearity,
-        in_axis,
-        out_axis,
-        batch_axis,
-        dtype,
-    )
+    del dtype  # held by the initializer
+    return _torch_kaiming("uniform", a, mode, nonlinearity, in_axis, out_axis, batch_axis)
 
 
 def _torch_xavier(
-    owner: str,
-    distribution: str,
-    gain: float,
-    in_axis: Axes,
-    out_axis: Axes,
-    batch_axis: Axes,
-    dtype: DTypeLike | None,
-) -> Initializer:
-    gain = check_real(owner, "gain", gain, positive=True)
-    return variance_scaling_for(
-        owner, gain**2, "fan_avg", distribution, in_axis, out_axis, batch_axis, dtype
-    )
+    distribution: str, gain: float, in_axis: Axes, out_axis: Axes, batch_axis: Axes
+) -> Draw:
+    gain = check_real("gain", gain, positive=True)
+    return variance_scaling_draw(gain**2, "fan_avg", distribution, in_axis, out_axis, batch_axis)
 
 
-@factory_guard
+@initializer_factory()
 def torch_xavier_normal(
     gain: float = 1.0,
     *,
@@ -180,7 +150,7 @@ def torch_xavier_normal(
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""PyTorch's ``xavier_normal_``: untruncated normal, variance gain² · 2 / (fan_in + fan_out).
 
     .. math:: w \sim \mathcal N\!\left(0, \frac{2 g^2}{\mathrm{fan\_in}+\mathrm{fan\_out}}\right)
@@ -204,12 +174,11 @@ def torch_xavier_normal(
     References:
       Glorot & Bengio (2010), https://proceedings.mlr.press/v9/glorot10a.html
     """
-    return _torch_xavier(
-        "torch_xavier_normal", "normal", gain, in_axis, out_axis, batch_axis, dtype
-    )
+    del dtype  # held by the initializer
+    return _torch_xavier("normal", gain, in_axis, out_axis, batch_axis)
 
 
-@factory_guard
+@initializer_factory()
 def torch_xavier_uniform(
     gain: float = 1.0,
     *,
@@ -217,7 +186,7 @@ def torch_xavier_uniform(
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""PyTorch's ``xavier_uniform_``: U[-b, b) with b = gain · sqrt(6 / (fan_in + fan_out)).
 
     .. math:: b = g\sqrt{\frac{6}{\mathrm{fan\_in}+\mathrm{fan\_out}}}
@@ -240,6 +209,5 @@ def torch_xavier_uniform(
     References:
       Glorot & Bengio (2010), https://proceedings.mlr.press/v9/glorot10a.html
     """
-    return _torch_xavier(
-        "torch_xavier_uniform", "uniform", gain, in_axis, out_axis, batch_axis, dtype
-    )
+    del dtype  # held by the initializer
+    return _torch_xavier("uniform", gain, in_axis, out_axis, batch_axis)

@@ -38,19 +38,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jinit._src.core import sampling
-from jinit._src.core.checks import (
-    check_axes,
-    check_choice,
-    check_factory_dtype,
-    check_real,
-    check_representable,
-    resolve_dtype,
-    resolve_shape,
-)
-from jinit._src.core.factory_guard import factory_guard
+from jinit._src.core.checks import check_axes, check_choice, check_real, check_representable
+from jinit._src.core.errors import JinitValueError
 from jinit._src.core.fans import compute_fans
 from jinit._src.core.sharding import place
-from jinit._src.core.types import Axes, DTypeLike, Initializer, KeyArray, OutSharding, Shape
+from jinit._src.core.types import Axes, DTypeLike, KeyArray, OutSharding
+from jinit._src.core.values import Draw, initializer_factory
 
 __all__ = [
     "COMPLEX_TRUNCATED_STD",
@@ -58,7 +51,7 @@ __all__ = [
     "MODES",
     "REAL_TRUNCATED_STD",
     "variance_scaling",
-    "variance_scaling_for",
+    "variance_scaling_draw",
 ]
 
 MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
@@ -116,52 +109,46 @@ _LARGEST_SAMPLE = {  # largest |sample| per unit standard deviation, for overflo
 }
 
 
-def variance_scaling_for(
-    owner: str,
+def variance_scaling_draw(
     scale: float,
     mode: str,
     distribution: str,
     in_axis: Axes = -2,
     out_axis: Axes = -1,
     batch_axis: Axes = (),
-    dtype: DTypeLike | None = None,
-) -> Initializer:
-    """:func:`variance_scaling` whose error messages name ``owner`` (used by the presets)."""
-    scale = check_real(owner, "scale", scale, positive=True)
-    mode = check_choice(owner, "mode", mode, MODES)
-    distribution = check_choice(owner, "distribution", distribution, DISTRIBUTIONS)
+) -> Draw:
+    """Check the arguments of :func:`variance_scaling` and return its sampler.
+
+    Shared by every named variance-scaling factory (Glorot, He, LeCun, the PyTorch forms); the
+    refusals it raises are named by the factory the user called.
+    """
+    scale = check_real("scale", scale, positive=True)
+    mode = check_choice("mode", mode, MODES)
+    distribution = check_choice("distribution", distribution, DISTRIBUTIONS)
     if distribution == "untruncated_normal":
         distribution = "normal"
-    in_axis = check_axes(owner, "in_axis", in_axis)
-    out_axis = check_axes(owner, "out_axis", out_axis)
-    batch_axis = check_axes(owner, "batch_axis", batch_axis)
-    default = check_factory_dtype(owner, dtype)
+    in_axis = check_axes("in_axis", in_axis)
+    out_axis = check_axes("out_axis", out_axis)
+    batch_axis = check_axes("batch_axis", batch_axis)
 
-    def init(
-        key: KeyArray,
-        shape: Shape,
-        dtype: DTypeLike | None = default,
-        out_sharding: OutSharding = None,
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], resolved: np.dtype, out_sharding: OutSharding
     ) -> jax.Array:
-        dims = resolve_shape(owner, shape)
-        resolved = resolve_dtype(owner, dtype)
-        fan_in, fan_out, _ = compute_fans(dims, in_axis, out_axis, batch_axis, owner=owner)
+        fan_in, fan_out, _ = compute_fans(dims, in_axis, out_axis, batch_axis, owner=None)
         if 0 in dims:
             return jnp.zeros(dims, resolved, out_sharding=out_sharding)
         target = scale / _denominator(mode, fan_in, fan_out)
         # The variance is held in the dtype (as in JAX), times 3 for the uniform bound.
         held = target * (3.0 if distribution == "uniform" else 1.0)
-        check_representable(owner, "the variance", held * (1 + _HALF_ULP), resolved)
+        check_representable("the variance", held * (1 + _HALF_ULP), resolved)
         check_representable(
-            owner,
             f"the largest {distribution} sample",
             math.sqrt(target) * _LARGEST_SAMPLE[distribution],
             resolved,
         )
         if np.asarray(target, dtype=resolved) == 0:
-            raise ValueError(
-                f"jinit.{owner}: the variance {target:.3g} underflows {resolved.name} to 0; "
-                "use a wider dtype."
+            raise JinitValueError(
+                f"the variance {target:.3g} underflows {resolved.name} to 0; use a wider dtype."
             )
         variance = jnp.array(target, dtype=resolved)
         is_real = jnp.issubdtype(resolved, np.floating)
@@ -182,10 +169,10 @@ def variance_scaling_for(
             return sample * jnp.sqrt(3 * variance)
         return place(_complex_disk(key, dims, resolved) * jnp.sqrt(variance), out_sharding)
 
-    return init
+    return draw
 
 
-@factory_guard
+@initializer_factory()
 def variance_scaling(
     scale: float,
     mode: str,
@@ -194,7 +181,7 @@ def variance_scaling(
     out_axis: Axes = -1,
     batch_axis: Axes = (),
     dtype: DTypeLike | None = None,
-) -> Initializer:
+) -> Draw:
     r"""Build an initializer whose samples have variance ``scale / n`` (see the module doc).
 
     .. math:: \operatorname{Var}(w) = \frac{\text{scale}}{n(\text{mode})}
@@ -234,6 +221,5 @@ def variance_scaling(
       LeCun et al. (1998), Efficient BackProp; Klambauer et al. (2017)
       https://arxiv.org/abs/1706.02515.
     """
-    return variance_scaling_for(
-        "variance_scaling", scale, mode, distribution, in_axis, out_axis, batch_axis, dtype
-    )
+    del dtype  # the default dtype, held by the initializer
+    return variance_scaling_draw(scale, mode, distribution, in_axis, out_axis, batch_axis)

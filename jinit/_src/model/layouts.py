@@ -24,7 +24,7 @@ Flax names: ``DenseGeneral_i``         ``(*in, *out)``             dense, out = 
 ``bias``, ``scale``                                                bias, scale
 =====================================  ==========================  ==============================
 
-Refused: a kernel of rank >= 3 in a module it does not know by name (``params/proj/kernel`` of
+JinitError: a kernel of rank >= 3 in a module it does not know by name (``params/proj/kernel`` of
 shape ``(8, 4, 16)`` could be a 1-D convolution, a ``DenseGeneral`` or an einsum), any ``Einsum``
 layer (its equation decides the layout), a ``weight`` of a module it does not know (PyTorch's
 convention is ``(out, in)``, Flax's ``(in, out)``), and a known layer whose parameter has more
@@ -41,6 +41,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jinit._src.core.optional import loaded
 from jinit._src.core.types import Axes
 from jinit._src.model.param_axes import ParamAxes
 
@@ -140,9 +141,8 @@ def _nnx(
     owner: Any, name: str, path: str, shape: tuple[int, ...], stacked: int
 ) -> ParamAxes | None:
     """The layout of a parameter of an nnx layer, or None for a module not known here."""
-    from flax import nnx
-
-    if not isinstance(owner, nnx.Module):
+    nnx = loaded("flax.nnx")  # an nnx layer means Flax is imported
+    if nnx is None or not isinstance(owner, nnx.Module):
         return None
     label = f"nnx.{type(owner).__name__}"
     kernel_path = path.rsplit("/", 1)[0] + "/kernel" if "/" in path else "kernel"

@@ -22,7 +22,7 @@ from typing import Any
 
 import jax
 
-from jinit._src.core.types import Initializer
+from jinit._src.core.types import Initializer, Pattern
 from jinit._src.model.draw import rebuild
 from jinit._src.model.layout_source import SHOWN, Layouts, given_axes, listed, owners_of
 from jinit._src.model.layouts import TRACE_HINT
@@ -32,8 +32,6 @@ from jinit._src.model.rules import ByRole, RuleSet, accepts_no_fan_in, rule_kind
 from jinit._src.model.trace.program import is_array
 
 __all__ = ["Assignment", "Pattern", "Plan", "ReinitReport", "matcher", "plan"]
-
-Pattern = str | re.Pattern[str]
 
 
 def _label(pattern: Pattern) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 import jax
 
+from jinit._src.core.optional import loaded
 from jinit._src.core.types import KeyArray
 from jinit._src.model.draw import draw, leaf_sharding
 from jinit._src.model.layouts import layer_axes
@@ -53,9 +54,8 @@ def planned(
     owner: str,
 ) -> tuple[Plan, Any]:
     """The plan of ``target`` and how to turn a new tree back into its kind (nnx: merge)."""
-    from flax import nnx  # a dependency; imported here to keep `import jinit` light
-
-    if isinstance(target, nnx.Module):
+    nnx = loaded("flax.nnx")  # an nnx Module means Flax is imported; a pytree needs no Flax
+    if nnx is not None and isinstance(target, nnx.Module):
         owners = nnx_owners(target)
         graphdef, state = nnx.split(target)
         resolved = plan(

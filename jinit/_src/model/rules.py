@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeAlias
+
+from jinit._src.core.values import Call, Init, factory_info, rebuild
 
 __all__ = [
     "AXIS_ARGUMENTS",
@@ -54,14 +55,26 @@ class RuleSet(dict[Any, Any]):
     first, ``jinit.preset("torch") | {...}`` last) it stays a rule set with the same optional
     rules; unpacked into a plain dict (``{**jinit.preset("torch"), ...}``) every rule counts.
 
+    A rule set made by a jinit factory remembers the call (:class:`~jinit._src.core.values.Call`):
+    it prints as that call (``jinit.gpt2_rules(12)``), pickles by calling it again, and equals
+    another rule set made by the same call, or with the same rules.
+
     Args:
       rules: the rules, in order.
       optional: the patterns that may match nothing; ``None``: all of them.
+      origin: the factory call that made it, if any.
     """
 
-    def __init__(self, rules: Any = (), *, optional: Any = None) -> None:
+    def __init__(
+        self, rules: Any = (), *, optional: Any = None, origin: Call | None = None
+    ) -> None:
         super().__init__(rules)
         self.optional = frozenset(self) if optional is None else frozenset(optional)
+        self.origin = origin
+
+    def recorded(self, call: Call) -> RuleSet:
+        """This rule set, made by ``call`` (what the factory decorator attaches)."""
+        return RuleSet(self, optional=self.optional, origin=call)
 
     def __or__(self, other: Any) -> RuleSet:
         return RuleSet({**self, **dict(other)}, optional=self.optional)
@@ -69,8 +82,28 @@ class RuleSet(dict[Any, Any]):
     def __ror__(self, other: Any) -> RuleSet:
         return RuleSet({**dict(other), **self}, optional=self.optional)
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RuleSet) and self.origin is not None and self.origin == other.origin:
+            return True
+        same_rules = dict.__eq__(self, other)
+        if same_rules is NotImplemented or not same_rules:
+            return False
+        return not isinstance(other, RuleSet) or self.optional == other.optional
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # a dict: mutable, so not hashable
+
     def __repr__(self) -> str:
+        if self.origin is not None:
+            return repr(self.origin)
         return f"RuleSet({dict.__repr__(self)}, optional={sorted(map(str, self.optional))})"
+
+    def __reduce__(self) -> Any:
+        if self.origin is not None:
+            return rebuild, (self.origin.info.function, dict(self.origin.arguments))
+        return RuleSet, (dict(self),), {"optional": self.optional, "origin": None}
 
 
 @dataclass(frozen=True)
@@ -141,24 +174,50 @@ def by_role(**choices: Any) -> ByRole:
     return ByRole(tuple(pairs))
 
 
-def _bound_arguments(value: functools.partial[Any]) -> set[str]:
-    """Names of the arguments a ``functools.partial`` fixes (keywords and positionals)."""
-    bound = set(value.keywords)
+def _positional(signature: inspect.Signature) -> list[str]:
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [name for name, p in signature.parameters.items() if p.kind in kinds]
+
+
+def _signature(value: object) -> inspect.Signature | None:
+    """A factory's signature: recorded by jinit's decorator, else read (a callable of one's own).
+
+    A jinit initializer (:class:`~jinit._src.core.values.Init`) has none: it is no factory.
+    """
+    if isinstance(value, Init):
+        return None
+    info = factory_info(value)
+    if info is not None:
+        return info.signature
     try:
-        parameters = list(inspect.signature(value.func).parameters.values())
+        signature = inspect.signature(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return bound
-    positional = [
-        p.name
-        for p in parameters
-        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    ]
-    bound.update(positional[: len(value.args)])
-    return bound
+        return None
+    return None if "key" in signature.parameters else signature
 
 
-def rule_kind(value: Any) -> str:
+def _factory(value: object) -> tuple[inspect.Signature, set[str]] | None:
+    """The factory behind ``value`` and the arguments a ``functools.partial`` fixes."""
+    if isinstance(value, functools.partial):
+        signature = _signature(value.func)
+        if signature is None:
+            return None
+        return signature, set(value.keywords) | set(_positional(signature)[: len(value.args)])
+    signature = _signature(value)
+    return None if signature is None else (signature, set())
+
+
+RuleKind: TypeAlias = Literal["by_role", "axes", "explicit", "fan_in", "initializer"]
+
+
+def rule_kind(value: object) -> RuleKind:
     """``"by_role"``, ``"axes"``, ``"explicit"`` (axes given), ``"fan_in"`` or ``"initializer"``.
+
+    Recognized by type: a :func:`by_role` value; a jinit initializer; a jinit factory (or a
+    ``functools.partial`` of one) taking ``in_axis`` or ``fan_in``, by the signature its
+    decorator recorded. A callable of one's own is read by its signature (a ``key`` argument
+    makes it an initializer). Anything else is called as an initializer (a jinit factory
+    taking neither, passed without ``()``, then says so).
 
     Example:
       >>> import functools, jinit
@@ -169,33 +228,26 @@ def rule_kind(value: Any) -> str:
     """
     if isinstance(value, ByRole):
         return "by_role"
-    try:
-        parameters = inspect.signature(value).parameters
-    except (TypeError, ValueError):
+    found = _factory(value)
+    if found is None:
         return "initializer"
-    if "key" in parameters:
-        return "initializer"
-    if "in_axis" in parameters:
-        if isinstance(value, functools.partial) and _bound_arguments(value) & set(AXIS_ARGUMENTS):
-            return "explicit"
-        return "axes"
-    if "fan_in" in parameters:
+    signature, bound = found
+    if "in_axis" in signature.parameters:
+        return "explicit" if bound & set(AXIS_ARGUMENTS) else "axes"
+    if "fan_in" in signature.parameters:
         return "fan_in"
     return "initializer"
 
 
-def takes_kernel_role(value: Callable[..., Any]) -> bool:
+def takes_kernel_role(value: object) -> bool:
     """Whether a ``fan_in`` factory also takes ``kernel_role`` (the role of that kernel)."""
-    try:
-        return "kernel_role" in inspect.signature(value).parameters
-    except (TypeError, ValueError):
-        return False
+    found = _factory(value)
+    return found is not None and "kernel_role" in found[0].parameters
 
 
-def accepts_no_fan_in(value: Callable[..., Any]) -> bool:
+def accepts_no_fan_in(value: object) -> bool:
     """Whether a ``fan_in`` factory accepts ``fan_in=None`` (a parameter with no kernel)."""
-    try:
-        parameter = inspect.signature(value).parameters["fan_in"]
-    except (TypeError, ValueError, KeyError):
+    found = _factory(value)
+    if found is None or "fan_in" not in found[0].parameters:
         return False
-    return parameter.default is None
+    return found[0].parameters["fan_in"].default is None

@@ -32,8 +32,9 @@ experiments:
   all          all five, each in its own sub-directory of --out
 
 optimizers (default learning rate): {optimizers}
-initializers: {inits}  (normal, uniform, truncated_normal, orthogonal also as NAME:SCALE;
-  plain "normal" is the fixed N(0, 0.01^2))
+initializers: {inits}  (each also as NAME:ARGS, the factory's arguments, e.g. normal:0.02;
+  names mean what jinit.get means: "normal" is the fixed N(0, 0.01^2), "uniform:s" is
+  jinit.uniform's U[0, s), "symmetric_uniform:s" is U[-s, s), the study's old "uniform:s")
 data sets: {datasets}, or a path to a .npz file with arrays X and y
 
 Finished cells are stored in --out/cells as soon as they are done; running the same command

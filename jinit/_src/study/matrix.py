@@ -42,7 +42,7 @@ class MatrixConfig:
     Attributes:
       dataset: data set name or ``.npz`` path.
       model: the model to train.
-      inits: initializer names (``NAME`` or ``NAME:SCALE``).
+      inits: registry names (``NAME`` or ``NAME:ARGS``, see :func:`jinit.get`).
       optimizers: optimizer names from :data:`OPTIMIZERS`.
       steps: optimizer steps per run.
       eval_every: steps between full-training-loss evaluations.

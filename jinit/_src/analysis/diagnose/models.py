@@ -18,6 +18,7 @@ import jax
 
 from jinit._src.analysis.capture import Captured, captured, output_type
 from jinit._src.analysis.diagnose.math import Loss
+from jinit._src.core.optional import loaded
 
 __all__ = ["Setup", "Spec", "adapt", "arrays", "forward", "linen_module"]
 
@@ -69,8 +70,9 @@ def forward(
 
 def linen_module(model: Any) -> Any:
     """The linen Module behind ``model`` (a Module, ``Module.apply``, a partial), or None."""
-    import flax.linen as nn
-
+    nn = loaded("flax.linen")  # a linen Module means Flax is imported
+    if nn is None:
+        return None
     target = model
     while isinstance(target, functools.partial):
         target = target.func
@@ -82,9 +84,8 @@ def linen_module(model: Any) -> Any:
 
 def adapt(model: Any, params: Any) -> tuple[Setup, Any, Any]:
     """(setup, the parameters to differentiate, the rest of the model's state)."""
-    from flax import nnx
-
-    if isinstance(model, nnx.Module):
+    nnx = loaded("flax.nnx")  # an nnx Module means Flax is imported
+    if nnx is not None and isinstance(model, nnx.Module):
         if params is not None:
             raise TypeError(
                 "jinit.diagnose: an nnx Module holds its own parameters; pass params=None, got "

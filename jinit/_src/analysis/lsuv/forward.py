@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinit._src.analysis.lsuv.trace import TracedForward
+from jinit._src.core.optional import loaded
 from jinit._src.model.trace.program import trace_program
 
 __all__ = ["Forward", "Setup", "setup"]
@@ -83,10 +84,8 @@ class Setup:
 
 def setup(model: Any, variables: Any, apply_kwargs: Mapping[str, Any], first: Any) -> Setup:
     """The :class:`Setup` of ``model`` and ``variables``; ``first`` is a batch (for functions)."""
-    import flax.linen as nn
-    from flax import nnx
-
-    if isinstance(model, nn.Module):
+    nn, nnx = loaded("flax.linen"), loaded("flax.nnx")  # Flax models mean Flax is imported
+    if nn is not None and isinstance(model, nn.Module):
         if variables is None or not isinstance(variables, Mapping):
             raise TypeError(
                 "jinit.lsuv: a linen Module needs its variables, e.g. "
@@ -94,7 +93,7 @@ def setup(model: Any, variables: Any, apply_kwargs: Mapping[str, Any], first: An
             )
         return Setup(variables, model.apply, None, lambda tree: tree)
     graphdef: Any = None
-    if isinstance(model, nnx.Module):
+    if nnx is not None and isinstance(model, nnx.Module):
         if variables is not None:
             raise TypeError(
                 "jinit.lsuv: an nnx Module holds its own variables; pass variables=None "
@@ -102,7 +101,7 @@ def setup(model: Any, variables: Any, apply_kwargs: Mapping[str, Any], first: An
             )
         graphdef, state = nnx.split(model)
         finish: Callable[[Any], Any] = lambda tree: nnx.merge(graphdef, tree)  # noqa: E731
-    elif isinstance(model, nnx.GraphDef):
+    elif nnx is not None and isinstance(model, nnx.GraphDef):
         if not isinstance(variables, nnx.State):
             raise TypeError(
                 "jinit.lsuv: an nnx GraphDef needs its nnx.State (graphdef, state = "
@@ -110,6 +109,7 @@ def setup(model: Any, variables: Any, apply_kwargs: Mapping[str, Any], first: An
             )
         graphdef, state, finish = model, variables, lambda tree: tree
     if graphdef is not None:
+        assert nnx is not None  # a GraphDef came from nnx
         merged = graphdef
 
         def call(state: Any, batch: Any, **kwargs: Any) -> Any:

@@ -57,7 +57,8 @@ from jinit._src.analysis.lsuv.forward import Forward, setup
 from jinit._src.analysis.lsuv.report import LSUVLayer, LSUVReport
 from jinit._src.analysis.lsuv.trace import TracedForward
 from jinit._src.core.checks import check_choice, check_real
-from jinit._src.core.types import KeyArray
+from jinit._src.core.errors import named
+from jinit._src.core.types import KeyArray, Pattern
 from jinit._src.initializers.orthogonal import orthogonal
 from jinit._src.model.paths import path_string
 from jinit._src.model.plan import matcher as reinit_matcher
@@ -72,7 +73,6 @@ BIAS_MODES = ("keep", "zero", "center")
 #: A variance below this fraction of the output's second moment is rounding noise: constant.
 _CONSTANT = 1e-10
 
-Pattern = str | re.Pattern[str]
 # ----------------------------------------------------------------------------- statistics
 
 
@@ -121,6 +121,7 @@ def _matcher(pattern: object) -> Callable[[str], bool]:
     return reinit_matcher(pattern, "jinit.lsuv: kernel_pattern")
 
 
+@named
 def lsuv(
     model: Any,
     variables: Any,
@@ -227,9 +228,9 @@ def lsuv(
       https://arxiv.org/abs/1511.06422;
       Saxe, McClelland & Ganguli (2014), https://arxiv.org/abs/1312.6120
     """
-    tol = check_real("lsuv", "tol", tol, positive=True)
+    tol = check_real("tol", tol, positive=True)
     max_iters = _check_int("max_iters", max_iters, 1)
-    bias = check_choice("lsuv", "bias", bias, BIAS_MODES)
+    bias = check_choice("bias", bias, BIAS_MODES)
     if batch_size is not None:
         batch_size = _check_int("batch_size", batch_size, 1)
     if not isinstance(orthogonal_init, bool):

@@ -29,39 +29,43 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
-import optax
+import numpy as np
 
 from jinit._src.core.checks import check_real
+from jinit._src.core.errors import JinitTypeError, JinitValueError, named
 from jinit._src.core.fans import compute_fans
-from jinit._src.core.types import Initializer
+from jinit._src.core.optional import require
+from jinit._src.core.types import Axes, KeyArray, OutSharding, Pattern, RuleValue
+from jinit._src.core.values import Draw, FactoryPartial, initializer_factory, recorded_factory
 from jinit._src.initializers.constant import zeros
 from jinit._src.initializers.random import normal
-from jinit._src.initializers.variance_scaling import variance_scaling
+from jinit._src.initializers.variance_scaling import variance_scaling, variance_scaling_draw
 from jinit._src.model.layouts import layer_axes
 from jinit._src.model.paths import path_string
 from jinit._src.model.rules import RuleSet
 
+if TYPE_CHECKING:
+    import optax
+
 __all__ = ["fixup_rules", "gpt2_rules", "mup_learning_rates", "mup_rules", "rezero_rules"]
 
-Pattern = str | re.Pattern[str]
-Rules = dict[Pattern, Initializer | Callable[..., Initializer]]
 
-
-def _count(owner: str, name: str, value: object, low: int) -> int:
+def _count(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"jinit.{owner}: {name} must be an integer >= {low}, got {value!r}")
+        raise JinitValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return value
 
 
+@recorded_factory
 def gpt2_rules(
     n_layers: int,
     *,
     residual: Pattern | Sequence[Pattern] = "*c_proj/kernel",
     std: float = 0.02,
-) -> Rules:
+) -> RuleSet:
     r"""GPT-2's initialization: N(0, std²) weights, residual projections scaled by 1/√(2L).
 
     Each of the L transformer blocks adds two branches (attention, MLP) to the residual stream,
@@ -94,24 +98,28 @@ def gpt2_rules(
     References:
       Radford et al. 2019, "Language Models are Unsupervised Multitask Learners" (GPT-2).
     """
-    layers = _count("gpt2_rules", "n_layers", n_layers, 1)
-    sigma = check_real("gpt2_rules", "std", std, positive=True)
+    layers = _count("n_layers", n_layers, 1)
+    sigma = check_real("std", std, positive=True)
     patterns = [residual] if isinstance(residual, str | re.Pattern) else list(residual)
     if not patterns:
-        raise ValueError("jinit.gpt2_rules: residual must name at least one pattern, got []")
+        raise JinitValueError("residual must name at least one pattern, got []")
     for pattern in patterns:
         if not isinstance(pattern, str | re.Pattern):
-            raise TypeError(
-                "jinit.gpt2_rules: residual patterns must be glob strs or compiled re.Patterns, "
-                f"got {pattern!r}"
+            raise JinitTypeError(
+                f"residual patterns must be glob strs or compiled re.Patterns, got {pattern!r}"
             )
     scaled = normal(sigma / math.sqrt(2 * layers))
-    rules: Rules = {pattern: scaled for pattern in patterns}
-    generic: Rules = {"*kernel": normal(sigma), "*embedding": normal(sigma), "*bias": zeros}
+    rules: dict[Pattern, RuleValue] = {pattern: scaled for pattern in patterns}
+    generic: dict[Pattern, RuleValue] = {
+        "*kernel": normal(sigma),
+        "*embedding": normal(sigma),
+        "*bias": zeros,
+    }
     rules.update(generic)
     return RuleSet(rules, optional=generic)
 
 
+@recorded_factory
 def fixup_rules(
     n_branches: int,
     branch_depth: int,
@@ -119,7 +127,7 @@ def fixup_rules(
     last: Pattern,
     branch: Pattern,
     classifier: Pattern | None = None,
-) -> Rules:
+) -> RuleSet:
     r"""Fixup: residual branches start as zero maps, inner branch layers He-scaled down.
 
     With L branches of m layers each, the last layer of every branch is 0 and the other
@@ -143,22 +151,20 @@ def fixup_rules(
       Zhang, Dauphin, Ma 2019, "Fixup Initialization: Residual Learning Without
       Normalization", arXiv:1901.09321.
     """
-    count = _count("fixup_rules", "n_branches", n_branches, 1)
-    depth = _count("fixup_rules", "branch_depth", branch_depth, 2)
+    count = _count("n_branches", n_branches, 1)
+    depth = _count("branch_depth", branch_depth, 2)
     scale = 2.0 * count ** (-1.0 / (depth - 1))
 
-    def scaled_he(**axes: Any) -> Initializer:
-        return variance_scaling(scale, "fan_in", "normal", **axes)
-
-    scaled_he.__signature__ = _AXES_SIGNATURE  # type: ignore[attr-defined]
-    rules: Rules = {last: zeros, branch: scaled_he}
+    scaled_he = FactoryPartial(variance_scaling, scale, "fan_in", "normal")
+    rules: dict[Pattern, RuleValue] = {last: zeros, branch: scaled_he}
     if classifier is not None:
         rules[classifier] = zeros
     rules["*bias"] = zeros
-    return rules
+    return RuleSet(rules, optional=())
 
 
-def rezero_rules(gate: Pattern = "*alpha") -> Rules:
+@recorded_factory
+def rezero_rules(gate: Pattern = "*alpha") -> RuleSet:
     r"""ReZero / SkipInit: every residual gate α in ``x + α·F(x)`` starts at 0.
 
     The network is the identity at initialization whatever F's weights are; α learns how much
@@ -175,7 +181,7 @@ def rezero_rules(gate: Pattern = "*alpha") -> Rules:
       "Batch Normalization Biases Residual Blocks Towards the Identity Function in Deep
       Networks" (SkipInit), arXiv:2002.10444.
     """
-    return {gate: zeros}
+    return RuleSet({gate: zeros}, optional=())
 
 
 def _mup_role(path: str, input_pattern: Pattern, output_pattern: Pattern) -> str:
@@ -193,7 +199,8 @@ def _mup_role(path: str, input_pattern: Pattern, output_pattern: Pattern) -> str
     return "hidden"
 
 
-def mup_rules(*, base_fan_in: int, input: Pattern, output: Pattern) -> Rules:
+@recorded_factory
+def mup_rules(*, base_fan_in: int, input: Pattern, output: Pattern) -> RuleSet:
     r"""μP initialization for Adam (Tensor Programs V, Table 3), relative to a base width.
 
     Input weights: variance 1/fan_in. Hidden weights: 1/fan_in. Output weights:
@@ -210,27 +217,37 @@ def mup_rules(*, base_fan_in: int, input: Pattern, output: Pattern) -> Rules:
       Yang et al. 2022, "Tensor Programs V: Tuning Large Neural Networks via Zero-Shot
       Hyperparameter Transfer", arXiv:2203.03466.
     """
-    base = _count("mup_rules", "base_fan_in", base_fan_in, 1)
+    base = _count("base_fan_in", base_fan_in, 1)
 
-    def output_init(**axes: Any) -> Initializer:
-        def init(key: jax.Array, shape: Any, dtype: Any = None, out_sharding: Any = None) -> Any:
-            fan_in = float(
-                compute_fans(shape, axes["in_axis"], axes["out_axis"], axes["batch_axis"]).fan_in
-            )
-            return variance_scaling(base / fan_in, "fan_in", "normal", **axes)(
-                key, shape, dtype, out_sharding
-            )
-
-        return init
-
-    def fan_in_normal(**axes: Any) -> Initializer:
-        return variance_scaling(1.0, "fan_in", "normal", **axes)
-
-    output_init.__signature__ = _AXES_SIGNATURE  # type: ignore[attr-defined]
-    fan_in_normal.__signature__ = _AXES_SIGNATURE  # type: ignore[attr-defined]
-    return {output: output_init, input: fan_in_normal, "*kernel": fan_in_normal, "*bias": zeros}
+    fan_in_normal = FactoryPartial(variance_scaling, 1.0, "fan_in", "normal")
+    rules: dict[Pattern, RuleValue] = {
+        output: FactoryPartial(mup_output, base),
+        input: fan_in_normal,
+        "*kernel": fan_in_normal,
+        "*bias": zeros,
+    }
+    return RuleSet(rules, optional=())
 
 
+@initializer_factory(name="mup_rules", public=False)
+def mup_output(
+    base_fan_in: int, *, in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axes = ()
+) -> Draw:
+    r"""μP's output weights: normal with variance :math:`\text{base\_fan\_in}/\text{fan\_in}^2`."""
+    base = _count("base_fan_in", base_fan_in, 1)
+
+    def draw(
+        key: KeyArray, dims: tuple[int, ...], dtype: np.dtype, out_sharding: OutSharding
+    ) -> jax.Array:
+        fan_in = float(compute_fans(dims, in_axis, out_axis, batch_axis, owner=None).fan_in)
+        return variance_scaling_draw(
+            base / fan_in, "fan_in", "normal", in_axis, out_axis, batch_axis
+        )(key, dims, dtype, out_sharding)
+
+    return draw
+
+
+@named
 def mup_learning_rates(
     params: Any,
     learning_rate: float,
@@ -238,7 +255,7 @@ def mup_learning_rates(
     base_fan_in: int,
     input: Pattern,
     output: Pattern,
-    optimizer: Callable[[float], optax.GradientTransformation] = optax.adam,
+    optimizer: Callable[[float], optax.GradientTransformation] | None = None,
 ) -> optax.GradientTransformation:
     r"""Per-parameter Adam learning rates of μP, as one ``optax.multi_transform``.
 
@@ -252,13 +269,14 @@ def mup_learning_rates(
       base_fan_in: fan-in of the base model's hidden layers.
       input: pattern of the input kernels.
       output: pattern of the read-out kernel.
-      optimizer: the Optax optimizer factory taking a learning rate (Adam).
+      optimizer: the Optax optimizer factory taking a learning rate; ``None``: ``optax.adam``.
 
     Returns:
       An ``optax.multi_transform`` with one optimizer per distinct learning rate.
     """
-    base = _count("mup_learning_rates", "base_fan_in", base_fan_in, 1)
-    rate = check_real("mup_learning_rates", "learning_rate", learning_rate, positive=True)
+    optimizer = require("optax", "mup_learning_rates").adam if optimizer is None else optimizer
+    base = _count("base_fan_in", base_fan_in, 1)
+    rate = check_real("learning_rate", learning_rate, positive=True)
     leaves = jax.tree_util.tree_flatten_with_path(params)[0]
     rates: dict[str, float] = {}
     labels_by_path: dict[str, str] = {}
@@ -279,19 +297,7 @@ def mup_learning_rates(
     transforms: Mapping[str, optax.GradientTransformation] = {
         label: optimizer(lr) for label, lr in rates.items()
     }
-    return optax.multi_transform(dict(transforms), labels)
-
-
-def _axes_signature() -> Any:
-    import inspect
-
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    return inspect.Signature(
-        [
-            inspect.Parameter(n, keyword, default=d)
-            for n, d in (("in_axis", -2), ("out_axis", -1), ("batch_axis", ()))
-        ]
+    multi: optax.GradientTransformation = require("optax", "mup_learning_rates").multi_transform(
+        dict(transforms), labels
     )
-
-
-_AXES_SIGNATURE = _axes_signature()
+    return multi

@@ -45,12 +45,12 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from jinit._src.core.checks import check_real
-from jinit._src.core.factory_guard import factory_guard
+from jinit._src.core.errors import JinitValueError
 from jinit._src.core.types import Initializer
+from jinit._src.core.values import ANY, Draw, FactoryPartial, initializer_factory, recorded_factory
 from jinit._src.initializers.constant import ones, zeros
 from jinit._src.initializers.forms import random_uniform
 from jinit._src.initializers.named import (
@@ -82,8 +82,8 @@ _BATCH_STATS: dict[str | re.Pattern[str], Any] = {
 }
 
 
-@factory_guard
-def torch_bias(*, fan_in: float | None = None) -> Initializer:
+@initializer_factory(kinds=ANY)
+def torch_bias(*, fan_in: float | None = None) -> Draw:
     r"""PyTorch's default bias: :math:`U(-1/\sqrt{n}, 1/\sqrt{n})`, n = the kernel's fan-in.
 
     Used through :func:`jinit.reinit`, which passes the fan-in of the kernel whose output the
@@ -107,10 +107,10 @@ def torch_bias(*, fan_in: float | None = None) -> Initializer:
       True
     """
     if fan_in is None:
-        return zeros
-    check_real("torch_bias", "fan_in", fan_in, positive=True)
+        return zeros.draw
+    check_real("fan_in", fan_in, positive=True)
     bound = 1.0 / math.sqrt(fan_in)
-    return random_uniform(-bound, bound)
+    return random_uniform(-bound, bound).draw
 
 
 def _fresh_copies(build: Callable[[], RuleSet]) -> Callable[[], RuleSet]:
@@ -131,9 +131,10 @@ def _fresh_copies(build: Callable[[], RuleSet]) -> Callable[[], RuleSet]:
 
 
 def _torch_kernel() -> Callable[..., Initializer]:
-    return partial(torch_kaiming_uniform, math.sqrt(5.0))
+    return FactoryPartial(torch_kaiming_uniform, math.sqrt(5.0))
 
 
+@recorded_factory
 @_fresh_copies
 def torch_preset() -> RuleSet:
     """PyTorch's default initialization, for porting a model to Flax with the same statistics.
@@ -155,15 +156,15 @@ def torch_preset() -> RuleSet:
     )
 
 
-def _torchvision_bias(
-    *, fan_in: float | None = None, kernel_role: str | None = None
-) -> Initializer:
+@initializer_factory(kinds=ANY, name="torchvision_preset", public=False)
+def torchvision_bias(*, fan_in: float | None = None, kernel_role: str | None = None) -> Draw:
     """Biases as torchvision sets them: a Linear's as PyTorch's default; others 0."""
     if kernel_role == "dense":
-        return torch_bias(fan_in=fan_in)
-    return zeros
+        return torch_bias(fan_in=fan_in).draw
+    return zeros.draw
 
 
+@recorded_factory
 @_fresh_copies
 def torchvision_preset() -> RuleSet:
     """The initialization of torchvision's ResNets: convs kaiming_normal_(fan_out, relu), norms 1/0.
@@ -176,7 +177,7 @@ def torchvision_preset() -> RuleSet:
     layer's type or Flax's names (``Conv_0``; a user-named conv kernel is refused without a
     trace).
     """
-    conv = partial(torch_kaiming_normal, 0.0, "fan_out", "relu")
+    conv = FactoryPartial(torch_kaiming_normal, 0.0, "fan_out", "relu")
     dense = _torch_kernel()
     return RuleSet(
         {
@@ -184,12 +185,13 @@ def torchvision_preset() -> RuleSet:
             "*kernel": by_role(conv=conv, dense=dense),
             "*weight": by_role(conv=conv, dense=dense, embedding=normal(1.0), scale=ones),
             "*scale": ones,
-            "*bias": _torchvision_bias,
+            "*bias": torchvision_bias,
             **_BATCH_STATS,
         }
     )
 
 
+@recorded_factory
 @_fresh_copies
 def keras_preset() -> RuleSet:
     """Keras defaults: Glorot uniform kernels, orthogonal recurrent kernels, zero biases."""
@@ -204,6 +206,7 @@ def keras_preset() -> RuleSet:
     return RuleSet(rules)
 
 
+@recorded_factory
 @_fresh_copies
 def flax_preset() -> RuleSet:
     """Flax defaults: LeCun normal kernels, orthogonal recurrent kernels, zero biases."""
@@ -227,6 +230,7 @@ PRESETS: dict[str, Callable[[], RuleSet]] = {
 }
 
 
+@recorded_factory
 def preset(name: str) -> RuleSet:
     """The rule set of preset ``name`` (``torch``, ``torchvision``, ``keras`` or ``flax``).
 
@@ -239,7 +243,5 @@ def preset(name: str) -> RuleSet:
        'batch_stats/*var']
     """
     if name not in PRESETS:
-        raise ValueError(
-            f"jinit.preset: unknown preset {name!r}; expected one of {', '.join(PRESETS)}"
-        )
+        raise JinitValueError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
     return PRESETS[name]()

@@ -19,6 +19,7 @@ from typing import Any
 import jax
 from jax.extend.core import ClosedJaxpr
 
+from jinit._src.core.optional import loaded
 from jinit._src.model.paths import path_string
 
 __all__ = ["Program", "is_array", "trace_program"]
@@ -56,12 +57,10 @@ def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
 
 def split_model(fn: Callable[..., Any], params: Any) -> tuple[Callable[..., Any], Any]:
     """``(function of a parameter pytree, that pytree)``: nnx Modules are split, linen unwrapped."""
-    import flax.linen as nn
-    from flax import nnx
-
-    if isinstance(fn, nn.Module):
+    linen, nnx = loaded("flax.linen"), loaded("flax.nnx")  # Flax objects mean Flax is imported
+    if linen is not None and isinstance(fn, linen.Module):
         fn = fn.apply
-    if isinstance(params, nnx.Module):
+    if nnx is not None and isinstance(params, nnx.Module):
         graphdef: Any
         graphdef, state = nnx.split(params)
         call = fn

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from conftest import assert_bit_identical
 from flax import nnx
-from stats_util import assert_variance
 
 import jinit
+from tests.stats_util import assert_variance
 
 
 def _flat(tree: object) -> dict[str, jax.Array]:

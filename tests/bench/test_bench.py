@@ -15,7 +15,7 @@ import pytest
 
 from jinit._src.bench import run as bench
 from jinit._src.cli.main import main
-from jinit._src.initializers.registry import CATALOGUE
+from jinit._src.initializers.catalogue import CATALOGUE
 
 NAMES = ("normal", "orthogonal", "he_normal", "orthogonal_householder")
 SHAPE = (64, 32)

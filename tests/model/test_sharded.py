@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-CHECK = Path(__file__).with_name("sharded_check.py")
+CHECK = Path(__file__).resolve().parents[1] / "sharded_check.py"
 
 
 @pytest.fixture(scope="module")

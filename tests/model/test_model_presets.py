@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
-from stats_util import assert_variance
 
 import jinit
+from tests.stats_util import assert_variance
 
 
 class ConvNet(nn.Module):

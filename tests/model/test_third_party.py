@@ -25,11 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
-from stats_util import assert_variance
-from third_party_models import ZOO, Zoo, fan_ratios, leaves, resnet
 
 import jinit
 from jinit._src.model.plan import plan
+from tests.stats_util import assert_variance
+from tests.third_party_models import ZOO, Zoo, fan_ratios, leaves, resnet
 
 KEY = jax.random.key(7)
 

@@ -17,7 +17,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from stats_util import assert_variance
 
 import jinit
 from jinit._src.model.rulesets.depth import (
@@ -28,6 +27,7 @@ from jinit._src.model.rulesets.depth import (
     rezero_rules,
 )
 from jinit._src.study.data import load_dataset
+from tests.stats_util import assert_variance
 
 
 class Residual(nn.Module):

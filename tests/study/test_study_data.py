@@ -18,7 +18,7 @@ from jinit._src.study.data import DATASETS, EMBEDDED, _stratified_split, load_da
 from jinit._src.study.inits import INITIALIZERS, resolve_init
 from tests.stats_util import assert_variance
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "jinit" / "_data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "jinit" / "_data"
 #: The scikit-learn loader (in ``sklearn.datasets``) each embedded data set was copied from.
 LOADERS = {
     "digits": "load_digits",
@@ -280,7 +280,7 @@ def test_resolve_init_by_name(name: str) -> None:
     ("spec", "variance", "distribution", "bound"),
     [
         ("normal:0.5", 0.25, "normal", None),
-        ("uniform:0.5", 0.25 / 3, "uniform", 0.5),
+        ("symmetric_uniform:0.5", 0.25 / 3, "uniform", 0.5),
         ("truncated_normal:0.5", 0.25 * TRUNCATED_VARIANCE, "truncated_normal", 1.0),
         ("normal:1", 1.0, "normal", None),
     ],

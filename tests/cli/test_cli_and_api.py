@@ -13,9 +13,9 @@ import pytest
 
 import jinit
 from jinit._src.cli.main import main
-from jinit._src.initializers.registry import markdown_table
+from jinit._src.initializers.catalogue import markdown_table
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_all_names_exist_and_are_documented() -> None:

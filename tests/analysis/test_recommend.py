@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import assert_bit_identical
-from stats_util import assert_variance
 
 import jinit
 from jinit._src.analysis.recommend import Recommendation, recommend
+from tests.stats_util import assert_variance
 
 FAMILIES = [
     # (activation, scale, mode, name with distribution="truncated_normal", paper in the reason)
