@@ -235,7 +235,14 @@ FAN_IN, FAN_OUT = SHAPE
 #: a wider, still valid, tolerance (5 standard errors: 3.9 % at 32,768 samples).
 EXPECTED_VARIANCE = {
     "normal": (0.01**2, "normal"),
-    "uniform": (0.05**2 / 3, "uniform"),
+    # the registry's names (jinit.get): uniform is jinit.uniform's U[0, 0.01), second moment
+    # s^2 / 3 (|w| is U[0, s) as for the symmetric form, so the same tolerance holds);
+    # symmetric_uniform is what the study called "uniform" before: U[-0.05, 0.05)
+    "uniform": (0.01**2 / 3, "uniform"),
+    "symmetric_uniform": (0.05**2 / 3, "uniform"),
+    "random_uniform": (0.05**2 / 3, "uniform"),
+    "random_normal": (0.05**2, "normal"),
+    "trunc_normal": (TRUNCATED_VARIANCE, "truncated_normal"),  # std 1 truncated at +-2
     "truncated_normal": (0.01**2 * TRUNCATED_VARIANCE, "truncated_normal"),
     **{
         f"{family}_{kind}": (scale, "normal" if kind == "normal" else "uniform")
@@ -259,7 +266,8 @@ EXPECTED_VARIANCE = {
 
 
 def test_every_name_is_covered() -> None:
-    assert set(INITIALIZERS) == {"zeros", "ones", "orthogonal", *EXPECTED_VARIANCE}
+    constants = {"zeros", "ones", "zeros_init", "ones_init"}
+    assert set(INITIALIZERS) == {*constants, "orthogonal", *EXPECTED_VARIANCE}
 
 
 @pytest.mark.parametrize("name", INITIALIZERS)
@@ -267,8 +275,8 @@ def test_resolve_init_by_name(name: str) -> None:
     w = np.asarray(resolve_init(name)(jax.random.key(7), SHAPE))
     assert w.shape == SHAPE
     assert w.dtype == np.float32
-    if name in ("zeros", "ones"):
-        assert np.all(w == (name == "ones"))
+    if name in ("zeros", "ones", "zeros_init", "ones_init"):
+        assert np.all(w == name.startswith("ones"))
     elif name == "orthogonal":
         np.testing.assert_allclose(w.T @ w, np.eye(FAN_OUT), atol=1e-5)
     else:
@@ -305,16 +313,17 @@ def test_unknown_initializer_lists_the_names() -> None:
         resolve_init("kaiming")
     for name in INITIALIZERS:
         assert name in str(info.value)
-    assert "normal, uniform, truncated_normal, orthogonal also as NAME:SCALE" in str(info.value)
+    assert "each also as NAME:ARGS (e.g. normal:0.02), or constant:ARGS" in str(info.value)
 
 
 @pytest.mark.parametrize("spec", ["he_normal:2", "torch_linear_default:1", "zeros:1", "ones:2"])
 def test_scale_on_a_preset(spec: str) -> None:
-    with pytest.raises(ValueError, match="takes no scale; only normal, uniform, truncated_normal"):
+    with pytest.raises(ValueError, match=r"takes no (positional )?arguments"):
         resolve_init(spec)
 
 
 @pytest.mark.parametrize("scale", ["abc", "-1", "0", "nan", "inf", "1e400"])
 def test_bad_scale(scale: str) -> None:
-    with pytest.raises(ValueError, match=f"scale '{scale}' must be a positive number"):
+    refused = r"^jinit\.normal: stddev must be (> 0|finite|a real)"
+    with pytest.raises((ValueError, TypeError), match=refused):
         resolve_init(f"normal:{scale}")

@@ -149,3 +149,6 @@ def ones_init() -> Draw:
 zeros = zeros_init()
 #: The initializer of ones (``ones_init()``); pass it directly: ``scale_init=jinit.ones``.
 ones = ones_init()
+# help(jinit.zeros) and the catalogue show the factory's docstring (the record's is generic)
+object.__setattr__(zeros, "__doc__", zeros_init.__doc__)
+object.__setattr__(ones, "__doc__", ones_init.__doc__)

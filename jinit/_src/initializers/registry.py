@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import ast
 import difflib
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinit._src.core.errors import JinitTypeError, JinitValueError, named
 from jinit._src.core.types import Initializer
-from jinit._src.core.values import Init
+from jinit._src.core.values import Init, factory_info
 from jinit._src.initializers.catalogue import CATALOGUE
 from jinit._src.initializers.forms import random_uniform
 from jinit._src.initializers.named import torch_kaiming_uniform
@@ -83,14 +84,51 @@ def _literal(text: str) -> object:
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        pass
+    try:
+        return float(text)  # nan, inf: refused by the factory, as numbers
+    except ValueError:
         return text  # a bare word: a string (``fan_in``)
+
+
+#: Arguments ``"name:args"`` never binds by position: ``"he_normal:2"`` is not ``in_axis=2``.
+_OPTIONS = ("in_axis", "out_axis", "batch_axis", "column_axis", "dtype")
+
+
+def _check_positional(name: str, target: Callable[..., Any], count: int) -> None:
+    info = factory_info(target)
+    if info is None or count == 0:
+        return
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    leading = []
+    for parameter in info.signature.parameters.values():
+        if parameter.kind not in kinds or parameter.name in _OPTIONS:
+            break
+        leading.append(parameter.name)
+    if count > len(leading):
+        takes = (
+            f"takes at most {len(leading)} positional arguments ({', '.join(leading)})"
+            if leading
+            else "takes no positional arguments"
+        )
+        raise JinitValueError(
+            f"{name} {takes} in '{name}:...', got {count}; layout and dtype options go by "
+            f"name, in a config dict ({{'name': {name!r}, 'args': {{'in_axis': ...}}}})."
+        )
 
 
 def _build(name: str, args: tuple[object, ...], kwargs: Mapping[str, object]) -> Initializer:
     if name in CONFIGURATIONS:
-        built: Initializer = CONFIGURATIONS[name][1](*args, **kwargs)
+        builder = CONFIGURATIONS[name][1]
+        try:
+            inspect.signature(builder).bind(*args, **kwargs)
+        except TypeError:
+            takes = "one argument (the scale)" if name == "symmetric_uniform" else "no arguments"
+            raise JinitValueError(f"{name} takes {takes}, got {args or dict(kwargs)!r}.") from None
+        built: Initializer = builder(*args, **kwargs)
         return built
     target = factory(name)
+    _check_positional(name, target, len(args))
     if isinstance(target, Init):
         if args or kwargs:  # jinit.zeros and jinit.ones are initializers, not factories
             raise JinitValueError(f"{name} takes no arguments, got {args or dict(kwargs)!r}.")

@@ -11,22 +11,36 @@ convolution kernels.
 
 from __future__ import annotations
 
+import inspect
+
 from jinit._src.core.types import Initializer
+from jinit._src.core.values import factory_info
 from jinit._src.initializers.catalogue import CATALOGUE
-from jinit._src.initializers.registry import CONFIGURATIONS, get
+from jinit._src.initializers.registry import CONFIGURATIONS, factory, get
 
 __all__ = ["INITIALIZERS", "resolve_init"]
 
-#: Every name the study accepts (each also as ``NAME:ARGS``, the factory's positional arguments).
+def _needs_arguments(name: str) -> bool:
+    info = factory_info(factory(name))
+    return info is not None and any(
+        p.default is inspect.Parameter.empty for p in info.signature.parameters.values()
+    )
+
+
+_FITTING = tuple(
+    name.removesuffix("()")
+    for entry in CATALOGUE
+    if entry.shapes == "any"
+    for name in (entry.name, *entry.aliases)
+)
+#: Every name the study accepts alone (each also as ``NAME:ARGS``, the factory's arguments).
 INITIALIZERS: tuple[str, ...] = (
-    *(
-        name.removesuffix("()")
-        for entry in CATALOGUE
-        if entry.shapes == "any"
-        for name in (entry.name, *entry.aliases)
-    ),
+    *(name for name in _FITTING if not _needs_arguments(name)),
     *CONFIGURATIONS,
 )
+#: Names the study accepts only with their arguments (``constant:0.5``,
+#: ``variance_scaling:2,fan_in,uniform``).
+WITH_ARGUMENTS: tuple[str, ...] = tuple(name for name in _FITTING if _needs_arguments(name))
 
 
 def resolve_init(spec: str) -> Initializer:
@@ -41,10 +55,11 @@ def resolve_init(spec: str) -> Initializer:
       >>> resolve_init("normal:0.5")(jax.random.key(0), (3, 2)).shape
       (3, 2)
     """
-    name = spec.partition(":")[0].strip()
-    if name not in INITIALIZERS:
+    name, colon, _ = spec.partition(":")
+    if name.strip() not in INITIALIZERS and not (colon and name.strip() in WITH_ARGUMENTS):
         raise ValueError(
             f"jinit.study: unknown initializer {spec!r}; expected one of "
-            f"{', '.join(INITIALIZERS)} (each also as NAME:ARGS, e.g. normal:0.02)"
+            f"{', '.join(INITIALIZERS)}, each also as NAME:ARGS (e.g. normal:0.02), or "
+            f"{', '.join(f'{n}:ARGS' for n in WITH_ARGUMENTS)}"
         )
     return get(spec)
