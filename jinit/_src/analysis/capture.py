@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 import jax
 from jax.extend.core import ClosedJaxpr, Jaxpr, JaxprEqn, Var
 
+from jinit._src.core.types import PyTree
 from jinit._src.model.paths import key_name
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def key_parts(path: Sequence[Any]) -> tuple[str, ...]:
     )
 
 
-def captured(tree: Any, *, sown_only: bool = False) -> list[Captured[jax.Array]]:
+def captured(tree: PyTree, *, sown_only: bool = False) -> list[Captured[jax.Array]]:
     """Split an intermediates tree into module outputs (under ``__call__``) and sown values.
 
     Args:
@@ -125,7 +126,7 @@ def captured(tree: Any, *, sown_only: bool = False) -> list[Captured[jax.Array]]
     return found
 
 
-def module_outputs(tree: Any) -> dict[str, list[jax.Array]]:
+def module_outputs(tree: PyTree) -> dict[str, list[jax.Array]]:
     """The captured module outputs of ``tree``, grouped by module path.
 
     Args:

@@ -37,13 +37,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, TypeAlias, get_args
 
 import jax
 
 from jinit._src.core.checks import check_choice, check_real
 from jinit._src.core.errors import named
 from jinit._src.core.gain import ACTIVATIONS, gain, second_moment
-from jinit._src.core.types import Initializer
+from jinit._src.core.types import Initializer, Mode
 from jinit._src.initializers.variance_scaling import variance_scaling
 
 __all__ = ["Recommendation", "recommend"]
@@ -60,7 +61,9 @@ _POOLE = "Poole et al. (2016), https://arxiv.org/abs/1606.05340"
 _SCHOENHOLZ = "Schoenholz et al. (2017), https://arxiv.org/abs/1611.01232"
 #: Slopes within this distance of 1 count as neutral (ReLU's is exactly 1).
 _NEUTRAL = 0.02
-_DISTRIBUTIONS = ("normal", "truncated_normal", "uniform")
+#: The distributions :func:`recommend` draws from.
+RecommendedDistribution: TypeAlias = Literal["normal", "truncated_normal", "uniform"]
+_DISTRIBUTIONS: tuple[RecommendedDistribution, ...] = get_args(RecommendedDistribution)
 #: The preset each (scale, mode, distribution) equals, for the recommendation's ``name``.
 _PRESETS = {
     (2.0, "fan_in", "truncated_normal"): "jinit.he_normal()",
@@ -91,7 +94,7 @@ class Recommendation:
     name: str
     reason: str
     scale: float
-    mode: str
+    mode: Mode
     distribution: str
 
     def __str__(self) -> str:
@@ -107,7 +110,7 @@ def _fixed_point_slope(fn: Activation, g: float, step: float = 1e-3) -> float:
 
 def _family(
     key: str | None, fn: Activation, negative_slope: float | None
-) -> tuple[float, str, str, str]:
+) -> tuple[float, str, Mode, str]:
     """``(scale, its expression, mode, reason)`` for activation ``key`` (None: a callable)."""
     if key in ("relu", "relu6"):
         extra = (
@@ -193,7 +196,7 @@ def _family(
 def recommend(
     activation: str | Activation,
     *,
-    distribution: str = "normal",
+    distribution: RecommendedDistribution = "normal",
     negative_slope: float | None = None,
 ) -> Recommendation:
     r"""Recommend an initializer for ``activation``, with the reason and the paper.

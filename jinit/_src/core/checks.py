@@ -12,6 +12,7 @@ import math
 import numbers
 import operator
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +20,9 @@ import numpy as np
 
 from jinit._src.core.errors import JinitTypeError, JinitValueError
 from jinit._src.core.types import ArrayLike, Axes, DTypeLike
+
+#: The type of a choice: a ``Literal`` of strings, or ``str``.
+Choice = TypeVar("Choice", bound=str)
 
 __all__ = [
     "check_axes",
@@ -101,7 +105,7 @@ def check_finite_value(name: str, value: ArrayLike) -> ArrayLike:
     return value
 
 
-def check_choice(name: str, value: object, allowed: Iterable[str]) -> str:
+def check_choice(name: str, value: object, allowed: Iterable[Choice]) -> Choice:
     """Return ``value`` if it is one of ``allowed``; otherwise raise with a suggestion."""
     options = list(allowed)
     listed = ", ".join(repr(option) for option in options)

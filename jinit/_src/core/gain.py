@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import cache
+from typing import Literal, TypeAlias, get_args
 
 import jax
 import jax.numpy as jnp
@@ -29,7 +30,13 @@ from numpy.polynomial.legendre import leggauss
 from jinit._src.core.checks import check_choice, check_real
 from jinit._src.core.errors import named
 
-__all__ = ["ACTIVATIONS", "NONLINEARITIES", "calculate_gain", "gain"]
+__all__ = [
+    "ACTIVATIONS",
+    "NONLINEARITIES",
+    "Nonlinearity",
+    "calculate_gain",
+    "gain",
+]
 
 _UNIT = (
     "linear",
@@ -41,11 +48,27 @@ _UNIT = (
     "conv_transpose3d",
     "sigmoid",
 )
-NONLINEARITIES = (*_UNIT, "tanh", "relu", "leaky_relu", "selu")
+#: The names :func:`calculate_gain` accepts (PyTorch's table).
+Nonlinearity: TypeAlias = Literal[
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "selu",
+]
+NONLINEARITIES: tuple[Nonlinearity, ...] = get_args(Nonlinearity)
+assert (*_UNIT, "tanh", "relu", "leaky_relu", "selu") == NONLINEARITIES
 
 
 @named
-def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+def calculate_gain(nonlinearity: Nonlinearity, param: float | None = None) -> float:
     r"""Return the recommended gain for ``nonlinearity``, equal to PyTorch's table.
 
     ==========================================  ==================================

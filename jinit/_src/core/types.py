@@ -20,6 +20,7 @@ __all__ = [
     "Mode",
     "OutSharding",
     "Pattern",
+    "PyTree",
     "RuleValue",
     "Rules",
     "Shape",
@@ -64,6 +65,11 @@ class Initializer(Protocol):
 Mode: TypeAlias = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
 #: What a variance-scaling initializer samples (``untruncated_normal`` is Keras' ``normal``).
 Distribution: TypeAlias = Literal["truncated_normal", "normal", "untruncated_normal", "uniform"]
+
+#: A JAX pytree of arrays (or ``jax.ShapeDtypeStruct``): nested dicts, lists and tuples, Flax
+#: variables, an nnx ``State``, an Equinox module. As in JAX and Optax, the alias is ``Any``
+#: underneath -- a pytree's structure is open -- but it says what is expected.
+PyTree: TypeAlias = Any
 
 #: A rule's pattern: a glob matched against the whole parameter path, or a compiled regex.
 Pattern: TypeAlias = str | re.Pattern[str]

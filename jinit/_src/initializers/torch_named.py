@@ -16,8 +16,10 @@ Same arguments and defaults as ``torch.nn.init``, with the gain from
 
 from __future__ import annotations
 
+from typing import Literal
+
 from jinit._src.core.checks import check_choice, check_real
-from jinit._src.core.gain import NONLINEARITIES, calculate_gain
+from jinit._src.core.gain import NONLINEARITIES, Nonlinearity, calculate_gain
 from jinit._src.core.types import Axes, DTypeLike
 from jinit._src.core.values import Draw, initializer_factory
 from jinit._src.initializers.variance_scaling import variance_scaling_draw
@@ -49,8 +51,8 @@ def _torch_kaiming(
 @initializer_factory()
 def torch_kaiming_normal(
     a: float = 0.0,
-    mode: str = "fan_in",
-    nonlinearity: str = "leaky_relu",
+    mode: Literal["fan_in", "fan_out"] = "fan_in",
+    nonlinearity: Nonlinearity = "leaky_relu",
     *,
     in_axis: Axes = -2,
     out_axis: Axes = -1,
@@ -96,8 +98,8 @@ def torch_kaiming_normal(
 @initializer_factory()
 def torch_kaiming_uniform(
     a: float = 0.0,
-    mode: str = "fan_in",
-    nonlinearity: str = "leaky_relu",
+    mode: Literal["fan_in", "fan_out"] = "fan_in",
+    nonlinearity: Nonlinearity = "leaky_relu",
     *,
     in_axis: Axes = -2,
     out_axis: Axes = -1,

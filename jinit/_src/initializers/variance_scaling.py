@@ -32,6 +32,7 @@ have 1.0187 times the requested variance; ours have the requested variance.
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +43,7 @@ from jinit._src.core.checks import check_axes, check_choice, check_real, check_r
 from jinit._src.core.errors import JinitValueError
 from jinit._src.core.fans import compute_fans
 from jinit._src.core.sharding import place
-from jinit._src.core.types import Axes, DTypeLike, KeyArray, OutSharding
+from jinit._src.core.types import Axes, Distribution, DTypeLike, KeyArray, Mode, OutSharding
 from jinit._src.core.values import Draw, initializer_factory
 
 __all__ = [
@@ -54,8 +55,10 @@ __all__ = [
     "variance_scaling_draw",
 ]
 
-MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
-DISTRIBUTIONS = ("truncated_normal", "normal", "untruncated_normal", "uniform")
+#: The modes and distributions :func:`variance_scaling` accepts (the ``Mode`` and
+#: ``Distribution`` types).
+MODES: tuple[Mode, ...] = get_args(Mode)
+DISTRIBUTIONS: tuple[Distribution, ...] = get_args(Distribution)
 
 #: Standard deviation of N(0, 1) truncated to (-2, 2): sqrt(1 - 4 phi(2) / erf(sqrt 2)).
 REAL_TRUNCATED_STD = math.sqrt(
@@ -175,8 +178,8 @@ def variance_scaling_draw(
 @initializer_factory()
 def variance_scaling(
     scale: float,
-    mode: str,
-    distribution: str,
+    mode: Mode,
+    distribution: Distribution,
     in_axis: Axes = -2,
     out_axis: Axes = -1,
     batch_axis: Axes = (),

@@ -35,7 +35,7 @@ from typing import Any
 
 import jax
 
-from jinit._src.core.types import KeyArray
+from jinit._src.core.types import KeyArray, PyTree
 from jinit._src.model.draw import draw, leaf_sharding
 from jinit._src.model.plan import Assignment, Pattern
 from jinit._src.model.reinit import planned
@@ -44,14 +44,14 @@ __all__ = ["init_params"]
 
 
 def init_params(
-    target: Any,
+    target: PyTree,
     rules: Mapping[Pattern, Any],
     key: KeyArray,
     *,
     strict: bool = True,
     stacked: Sequence[Pattern] = (),
     axes: Mapping[str, Any] | None = None,
-    out_shardings: Any = None,
+    out_shardings: PyTree = None,
 ) -> Any:
     """Initialize every parameter the rules match, compiling one draw per group.
 
@@ -116,7 +116,7 @@ def init_params(
 
 
 def _shardings(
-    out_shardings: Any, leaves: Sequence[Any], assignments: Sequence[Assignment]
+    out_shardings: PyTree, leaves: Sequence[Any], assignments: Sequence[Assignment]
 ) -> dict[int, jax.sharding.NamedSharding]:
     """``{leaf index: sharding}`` for the matched leaves that ``out_shardings`` places."""
     if out_shardings is None:

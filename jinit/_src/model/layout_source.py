@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 
+from jinit._src.core.types import PyTree
 from jinit._src.model.layouts import infer_layout
 from jinit._src.model.param_axes import ParamAxes
 from jinit._src.model.paths import path_string
@@ -41,7 +42,7 @@ def _step(obj: Any, entry: Any) -> Any:
     raise LookupError(entry)
 
 
-def owners_of(target: Any, key_paths: Sequence[Sequence[Any]]) -> dict[str, Any]:
+def owners_of(target: PyTree, key_paths: Sequence[Sequence[Any]]) -> dict[str, Any]:
     """``{module path: module object}`` for the objects that hold the leaves (Equinox modules).
 
     The pytree is walked along each leaf's key path; a leaf whose path cannot be walked (a

@@ -22,7 +22,7 @@ from typing import Any
 
 import jax
 
-from jinit._src.core.types import Initializer, Pattern
+from jinit._src.core.types import Initializer, Pattern, PyTree
 from jinit._src.model.draw import rebuild
 from jinit._src.model.layout_source import SHOWN, Layouts, given_axes, listed, owners_of
 from jinit._src.model.layouts import TRACE_HINT
@@ -180,7 +180,7 @@ def _kernels(layout: ParamAxes) -> str:
 
 
 def plan(
-    target: Any,
+    target: PyTree,
     rules: Mapping[Pattern, Any],
     *,
     strict: bool = True,

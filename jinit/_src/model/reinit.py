@@ -25,7 +25,7 @@ from typing import Any
 import jax
 
 from jinit._src.core.optional import loaded
-from jinit._src.core.types import KeyArray
+from jinit._src.core.types import KeyArray, PyTree
 from jinit._src.model.draw import draw, leaf_sharding
 from jinit._src.model.layouts import layer_axes
 from jinit._src.model.plan import Pattern, Plan, ReinitReport, plan
@@ -45,7 +45,7 @@ def nnx_owners(module: Any) -> dict[str, Any]:
 
 
 def planned(
-    target: Any,
+    target: PyTree,
     rules: Mapping[Pattern, Any],
     *,
     strict: bool,
@@ -67,7 +67,7 @@ def planned(
 
 
 def reinit_with_report(
-    target: Any,
+    target: PyTree,
     rules: Mapping[Pattern, Any],
     key: KeyArray,
     *,
@@ -89,7 +89,7 @@ def reinit_with_report(
 
 
 def reinit(
-    target: Any,
+    target: PyTree,
     rules: Mapping[Pattern, Any],
     key: KeyArray,
     *,

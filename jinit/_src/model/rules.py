@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
+from jinit._src.core.types import Pattern, RuleValue
 from jinit._src.core.values import Call, Init, factory_info, rebuild
 
 __all__ = [
@@ -44,7 +46,7 @@ AXIS_ARGUMENTS = ("in_axis", "out_axis", "batch_axis")
 ROLE_KEYS = ("dense", "conv", "kernel", "embedding", "bias", "scale", "other")
 
 
-class RuleSet(dict[Any, Any]):
+class RuleSet(dict[Pattern, RuleValue]):
     """An ordered rule dict some of whose rules are optional: alternatives for layer types.
 
     ``strict=True`` does not require an optional rule to match (a model without norm layers
@@ -66,7 +68,11 @@ class RuleSet(dict[Any, Any]):
     """
 
     def __init__(
-        self, rules: Any = (), *, optional: Any = None, origin: Call | None = None
+        self,
+        rules: Mapping[Pattern, RuleValue] | Iterable[tuple[Pattern, RuleValue]] = (),
+        *,
+        optional: Iterable[Pattern] | None = None,
+        origin: Call | None = None,
     ) -> None:
         super().__init__(rules)
         self.optional = frozenset(self) if optional is None else frozenset(optional)
@@ -76,10 +82,10 @@ class RuleSet(dict[Any, Any]):
         """This rule set, made by ``call`` (what the factory decorator attaches)."""
         return RuleSet(self, optional=self.optional, origin=call)
 
-    def __or__(self, other: Any) -> RuleSet:
+    def __or__(self, other: Mapping[Pattern, RuleValue]) -> RuleSet:  # type: ignore[override]
         return RuleSet({**self, **dict(other)}, optional=self.optional)
 
-    def __ror__(self, other: Any) -> RuleSet:
+    def __ror__(self, other: Mapping[Pattern, RuleValue]) -> RuleSet:  # type: ignore[override]
         return RuleSet({**dict(other), **self}, optional=self.optional)
 
     def __eq__(self, other: object) -> bool:
@@ -100,7 +106,7 @@ class RuleSet(dict[Any, Any]):
             return repr(self.origin)
         return f"RuleSet({dict.__repr__(self)}, optional={sorted(map(str, self.optional))})"
 
-    def __reduce__(self) -> Any:
+    def __reduce__(self) -> tuple[object, ...]:
         if self.origin is not None:
             return rebuild, (self.origin.info.function, dict(self.origin.arguments))
         return RuleSet, (dict(self),), {"optional": self.optional, "origin": None}
@@ -114,9 +120,9 @@ class ByRole:
       choices: ``(role, initializer or factory)`` pairs, ``kernel`` expanded to dense and conv.
     """
 
-    choices: tuple[tuple[str, Any], ...]
+    choices: tuple[tuple[str, RuleValue], ...]
 
-    def for_role(self, role: str) -> Any:
+    def for_role(self, role: str) -> RuleValue | None:
         """The entry for ``role``, or None."""
         return dict(self.choices).get(role)
 
@@ -130,7 +136,7 @@ class ByRole:
         return f"jinit.by_role({inner})"
 
 
-def by_role(**choices: Any) -> ByRole:
+def by_role(**choices: RuleValue) -> ByRole:
     """A rule value for :func:`jinit.reinit` that picks the initializer by the parameter's role.
 
     The role is what :func:`jinit.trace_axes` reads from the computation (with ``axes=``), or
@@ -156,7 +162,7 @@ def by_role(**choices: Any) -> ByRole:
       >>> rule.roles
       ('dense', 'conv', 'scale', 'bias')
     """
-    pairs: list[tuple[str, Any]] = []
+    pairs: list[tuple[str, RuleValue]] = []
     for role, value in choices.items():
         if role not in ROLE_KEYS:
             raise TypeError(

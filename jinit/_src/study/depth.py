@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jinit._src.core.types import Initializer
+from jinit._src.core.types import Initializer, PyTree
 from jinit._src.initializers.variance_scaling import variance_scaling
 from jinit._src.model.ensemble import ensemble_init
 from jinit._src.study.data import load_dataset
@@ -142,14 +142,14 @@ def run_deep_linear(
         zs, ts = jnp.asarray(z), jnp.asarray(t)
 
         def loss_fn(
-            params: Any, module: Any = apply_module, zs: jax.Array = zs, ts: jax.Array = ts
+            params: PyTree, module: Any = apply_module, zs: jax.Array = zs, ts: jax.Array = ts
         ) -> jax.Array:
             out = module.apply({"params": params}, zs)
             return jnp.sum((out - ts) ** 2) / 2 + optimum
 
         lr = 0.5 / (depth + 1)
 
-        def train(params: Any, loss_fn: Any = loss_fn, lr: float = lr) -> jax.Array:
+        def train(params: PyTree, loss_fn: Any = loss_fn, lr: float = lr) -> jax.Array:
             def step(p: Any, _: None) -> tuple[Any, None]:
                 grads = jax.grad(loss_fn)(p)
                 return jax.tree.map(lambda w, g: w - lr * g, p, grads), None

@@ -20,6 +20,7 @@ from jinit._src.initializers.registry import CONFIGURATIONS, factory, get
 
 __all__ = ["INITIALIZERS", "resolve_init"]
 
+
 def _needs_arguments(name: str) -> bool:
     info = factory_info(factory(name))
     return info is not None and any(

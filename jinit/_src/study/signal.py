@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jinit._src.core.types import PyTree
 from jinit._src.study.data import load_dataset
 from jinit._src.study.inits import resolve_init
 from jinit._src.study.models import ModelSpec
@@ -48,7 +49,7 @@ def layer_statistics(
     xs, ys = jnp.asarray(x), jnp.asarray(y)
 
     @jax.jit
-    def measure(params: Any) -> tuple[Any, Any]:
+    def measure(params: PyTree) -> tuple[Any, Any]:
         def loss(p: Any) -> tuple[jax.Array, Any]:
             logits, state = apply_module.apply({"params": p}, xs, mutable=["intermediates"])
             ce = optax.softmax_cross_entropy_with_integer_labels(logits, ys).mean()

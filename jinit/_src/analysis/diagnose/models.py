@@ -19,6 +19,7 @@ import jax
 from jinit._src.analysis.capture import Captured, captured, output_type
 from jinit._src.analysis.diagnose.math import Loss
 from jinit._src.core.optional import loaded
+from jinit._src.core.types import PyTree
 
 __all__ = ["Setup", "Spec", "adapt", "arrays", "forward", "linen_module"]
 
@@ -42,13 +43,13 @@ class Setup:
     optimizer: Any = None
 
 
-def arrays(tree: Any, *, sown_only: bool = False) -> list[Captured[jax.Array]]:
+def arrays(tree: PyTree, *, sown_only: bool = False) -> list[Captured[jax.Array]]:
     """The captured arrays of an intermediates tree (leaves that are not arrays are left out)."""
     return [c for c in captured(tree, sown_only=sown_only) if hasattr(c.value, "dtype")]
 
 
 def forward(
-    setup: Setup, params: Any, context: Any, batch: Any
+    setup: Setup, params: PyTree, context: Any, batch: PyTree
 ) -> tuple[Any, list[Captured[jax.Array]]]:
     """Apply the model; return its output and every captured array (in no particular order)."""
     if setup.kind == "linen":
@@ -82,7 +83,7 @@ def linen_module(model: Any) -> Any:
     return owner if isinstance(owner, nn.Module) else None
 
 
-def adapt(model: Any, params: Any) -> tuple[Setup, Any, Any]:
+def adapt(model: Any, params: PyTree) -> tuple[Setup, Any, Any]:
     """(setup, the parameters to differentiate, the rest of the model's state)."""
     nnx = loaded("flax.nnx")  # an nnx Module means Flax is imported
     if nnx is not None and isinstance(model, nnx.Module):

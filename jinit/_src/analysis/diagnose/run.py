@@ -41,6 +41,7 @@ from jinit._src.analysis.diagnose.math import moments as _moments
 from jinit._src.analysis.diagnose.math import norms as _norms
 from jinit._src.analysis.diagnose.models import Setup, Spec, adapt, forward
 from jinit._src.analysis.diagnose.table import Diagnosis
+from jinit._src.core.types import PyTree
 
 if TYPE_CHECKING:
     import optax
@@ -70,7 +71,7 @@ class _Plan:
     output: Any  # ShapeDtypeStruct(s) of the model's output
 
 
-def _plan(setup: Setup, params: Any, context: Any, batch: Any, source: str) -> _Plan:
+def _plan(setup: Setup, params: PyTree, context: Any, batch: PyTree, source: str) -> _Plan:
     owners = {"/".join(key_parts(p)[:-1]) for p, _ in jax.tree_util.tree_leaves_with_path(params)}
     record: list[Captured[Spec]] = []
 
@@ -128,7 +129,7 @@ def _default_optimizer() -> optax.GradientTransformation:
 # ----------------------------------------------------------------------------- measurement
 
 
-def _measure(setup: Setup, params: Any, context: Any, batch: Any, labels: Any) -> Any:
+def _measure(setup: Setup, params: PyTree, context: Any, batch: PyTree, labels: PyTree) -> Any:
     """The loss, the selected activations, the gradients and the optimizer's first updates."""
 
     def objective(p: Any) -> tuple[jax.Array, list[jax.Array]]:
@@ -149,7 +150,7 @@ def _measure(setup: Setup, params: Any, context: Any, batch: Any, labels: Any) -
 _measure_cached = jax.jit(_measure, static_argnums=0)
 
 
-def _check_tree(name: str, tree: Any, *, finite: bool) -> None:
+def _check_tree(name: str, tree: PyTree, *, finite: bool) -> None:
     leaves = jax.tree_util.tree_leaves_with_path(tree)
     if not leaves:
         raise ValueError(f"jinit.diagnose: {name} holds no arrays")
@@ -171,8 +172,8 @@ def _check_tree(name: str, tree: Any, *, finite: bool) -> None:
 
 def diagnose(
     model: Any,
-    params: Any,
-    batch: Any,
+    params: PyTree,
+    batch: PyTree,
     *,
     loss_fn: Loss | None = None,
     labels: jax.typing.ArrayLike | None = None,

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jinit._src.core.types import KeyArray
+from jinit._src.core.types import KeyArray, PyTree
 
 __all__ = ["batch_source"]
 
@@ -24,7 +24,7 @@ __all__ = ["batch_source"]
 _DATA_STREAM = 0x4C535556  # "LSUV"
 
 
-def batch_source(batches: Any, key: KeyArray, batch_size: int | None) -> Callable[[int], Any]:
+def batch_source(batches: PyTree, key: KeyArray, batch_size: int | None) -> Callable[[int], Any]:
     """``step -> batch``: random rows of an array, a cycled sequence, or an iterator's next.
 
     Args:

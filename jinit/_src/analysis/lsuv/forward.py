@@ -18,6 +18,7 @@ from typing import Any
 
 from jinit._src.analysis.lsuv.trace import TracedForward
 from jinit._src.core.optional import loaded
+from jinit._src.core.types import PyTree
 from jinit._src.model.trace.program import trace_program
 
 __all__ = ["Forward", "Setup", "setup"]
@@ -32,7 +33,7 @@ Forward = Callable[[Any, Any], Mapping[str, Any]]
 def _user_forward(
     fn: Callable[..., Any], kernels: Sequence[str], apply_kwargs: Mapping[str, Any]
 ) -> Forward:
-    def forward(params: Any, batch: Any) -> Mapping[str, Any]:
+    def forward(params: PyTree, batch: PyTree) -> Mapping[str, Any]:
         outputs = fn(params, batch, **apply_kwargs)
         if not isinstance(outputs, Mapping):
             raise TypeError(
@@ -69,7 +70,7 @@ class Setup:
       finish: turns the rescaled tree into what ``lsuv`` returns.
     """
 
-    params: Any
+    params: PyTree
     traced: Callable[..., Any] | None
     mapping: Callable[..., Any] | None
     finish: Callable[[Any], Any]
@@ -82,7 +83,7 @@ class Setup:
         return _user_forward(self.mapping, kernels, apply_kwargs)
 
 
-def setup(model: Any, variables: Any, apply_kwargs: Mapping[str, Any], first: Any) -> Setup:
+def setup(model: Any, variables: PyTree, apply_kwargs: Mapping[str, Any], first: PyTree) -> Setup:
     """The :class:`Setup` of ``model`` and ``variables``; ``first`` is a batch (for functions)."""
     nn, nnx = loaded("flax.linen"), loaded("flax.nnx")  # Flax models mean Flax is imported
     if nn is not None and isinstance(model, nn.Module):
@@ -112,7 +113,7 @@ def setup(model: Any, variables: Any, apply_kwargs: Mapping[str, Any], first: An
         assert nnx is not None  # a GraphDef came from nnx
         merged = graphdef
 
-        def call(state: Any, batch: Any, **kwargs: Any) -> Any:
+        def call(state: PyTree, batch: PyTree, **kwargs: Any) -> Any:
             return nnx.merge(merged, state)(batch, **kwargs)
 
         return Setup(state, call, None, finish)

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, TypeAlias, get_args
 
 import jax
 import jax.numpy as jnp
@@ -58,7 +58,7 @@ from jinit._src.analysis.lsuv.report import LSUVLayer, LSUVReport
 from jinit._src.analysis.lsuv.trace import TracedForward
 from jinit._src.core.checks import check_choice, check_real
 from jinit._src.core.errors import named
-from jinit._src.core.types import KeyArray, Pattern
+from jinit._src.core.types import KeyArray, Pattern, PyTree
 from jinit._src.initializers.orthogonal import orthogonal
 from jinit._src.model.paths import path_string
 from jinit._src.model.plan import matcher as reinit_matcher
@@ -68,7 +68,9 @@ from jinit._src.model.trace.program import is_array
 __all__ = ["BIAS_MODES", "LSUVLayer", "LSUVReport", "lsuv"]
 
 #: Accepted values of ``lsuv(..., bias=...)``.
-BIAS_MODES = ("keep", "zero", "center")
+#: What :func:`lsuv` does with each kernel's linked bias (see its ``bias`` argument).
+BiasMode: TypeAlias = Literal["keep", "zero", "center"]
+BIAS_MODES: tuple[BiasMode, ...] = get_args(BiasMode)
 
 #: A variance below this fraction of the output's second moment is rounding noise: constant.
 _CONSTANT = 1e-10
@@ -81,7 +83,7 @@ def _statistics(
 ) -> Callable[[Any, Any], dict[str, dict[str, jax.Array]]]:
     """``(params, batch) -> {layer: {"var", "mean"[, "unit_mean", "within"]}}``, in float32."""
 
-    def statistics(params: Any, batch: Any) -> dict[str, dict[str, jax.Array]]:
+    def statistics(params: PyTree, batch: PyTree) -> dict[str, dict[str, jax.Array]]:
         outputs = forward(params, batch)
         result = {}
         for layer in layers:
@@ -124,14 +126,14 @@ def _matcher(pattern: object) -> Callable[[str], bool]:
 @named
 def lsuv(
     model: Any,
-    variables: Any,
-    batches: Any,
+    variables: PyTree,
+    batches: PyTree,
     key: KeyArray,
     *,
     tol: float = 0.1,
     max_iters: int = 10,
     kernel_pattern: Pattern = "*kernel",
-    bias: str = "keep",
+    bias: BiasMode = "keep",
     orthogonal_init: bool = True,
     batch_size: int | None = 256,
     apply_kwargs: Mapping[str, Any] | None = None,
@@ -289,7 +291,7 @@ def lsuv(
     fixed = list(leaves)
     layer_statistics = _statistics(forward, order, centered)
 
-    def on_arrays(values: list[jax.Array], batch: Any) -> dict[str, dict[str, jax.Array]]:
+    def on_arrays(values: list[jax.Array], batch: PyTree) -> dict[str, dict[str, jax.Array]]:
         full = list(fixed)
         for i, value in zip(arrays, values, strict=True):
             full[i] = value
@@ -297,7 +299,7 @@ def lsuv(
 
     jitted = jax.jit(on_arrays)
 
-    def statistics(tree: Any, batch: Any) -> dict[str, dict[str, jax.Array]]:
+    def statistics(tree: PyTree, batch: PyTree) -> dict[str, dict[str, jax.Array]]:
         del tree
         found: dict[str, dict[str, jax.Array]] = jitted([leaves[i] for i in arrays], batch)
         return found

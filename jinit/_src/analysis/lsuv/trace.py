@@ -26,6 +26,7 @@ from typing import Any
 
 import jax
 
+from jinit._src.core.types import PyTree
 from jinit._src.model.trace.jaxpr_eval import recordable, run_recording
 from jinit._src.model.trace.program import Program, is_array, trace_program
 from jinit._src.model.trace.trace_axes import classify
@@ -49,7 +50,7 @@ class Measured:
     biases: dict[str, str]
 
 
-def _signature(tree: Any) -> tuple[Any, ...]:
+def _signature(tree: PyTree) -> tuple[Any, ...]:
     return tuple(
         (tuple(leaf.shape), str(leaf.dtype)) for leaf in jax.tree.leaves(tree) if is_array(leaf)
     )
@@ -73,11 +74,11 @@ class TracedForward:
         self.fn, self.kernels, self.kwargs = fn, tuple(kernels), dict(apply_kwargs)
         self._cache: dict[tuple[Any, ...], tuple[Program, Measured]] = {}
 
-    def measured(self, params: Any, batch: Any) -> Measured:
+    def measured(self, params: PyTree, batch: PyTree) -> Measured:
         """Trace (once per input shape) and find every kernel's sites; raise for the others."""
         return self._traced(params, batch)[1]
 
-    def _traced(self, params: Any, batch: Any) -> tuple[Program, Measured]:
+    def _traced(self, params: PyTree, batch: PyTree) -> tuple[Program, Measured]:
         key = (_signature(params), _signature(batch))
         if key not in self._cache:
             program = trace_program(self.fn, params, (batch,), self.kwargs, owner="jinit.lsuv")
@@ -126,7 +127,7 @@ class TracedForward:
         order = tuple(sorted(sites, key=lambda k: min(sites[k])))
         return Measured(order, sites, biases)
 
-    def __call__(self, params: Any, batch: Any) -> dict[str, list[jax.Array]]:
+    def __call__(self, params: PyTree, batch: PyTree) -> dict[str, list[jax.Array]]:
         program, measured = self._traced(params, batch)
         args = [leaf for leaf in jax.tree.leaves(params) if is_array(leaf)]
         args += [leaf for leaf in jax.tree.leaves((batch,)) if is_array(leaf)]

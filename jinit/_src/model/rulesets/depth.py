@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
@@ -38,7 +38,7 @@ from jinit._src.core.checks import check_real
 from jinit._src.core.errors import JinitTypeError, JinitValueError, named
 from jinit._src.core.fans import compute_fans
 from jinit._src.core.optional import require
-from jinit._src.core.types import Axes, KeyArray, OutSharding, Pattern, RuleValue
+from jinit._src.core.types import Axes, KeyArray, OutSharding, Pattern, PyTree, RuleValue
 from jinit._src.core.values import Draw, FactoryPartial, initializer_factory, recorded_factory
 from jinit._src.initializers.constant import zeros
 from jinit._src.initializers.random import normal
@@ -249,7 +249,7 @@ def mup_output(
 
 @named
 def mup_learning_rates(
-    params: Any,
+    params: PyTree,
     learning_rate: float,
     *,
     base_fan_in: int,

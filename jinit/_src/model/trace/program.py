@@ -20,6 +20,7 @@ import jax
 from jax.extend.core import ClosedJaxpr
 
 from jinit._src.core.optional import loaded
+from jinit._src.core.types import PyTree
 from jinit._src.model.paths import path_string
 
 __all__ = ["Program", "is_array", "trace_program"]
@@ -55,7 +56,7 @@ def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(tuple(leaf.shape), leaf.dtype)  # type: ignore[no-untyped-call]
 
 
-def split_model(fn: Callable[..., Any], params: Any) -> tuple[Callable[..., Any], Any]:
+def split_model(fn: Callable[..., Any], params: PyTree) -> tuple[Callable[..., Any], Any]:
     """``(function of a parameter pytree, that pytree)``: nnx Modules are split, linen unwrapped."""
     linen, nnx = loaded("flax.linen"), loaded("flax.nnx")  # Flax objects mean Flax is imported
     if linen is not None and isinstance(fn, linen.Module):
@@ -65,7 +66,7 @@ def split_model(fn: Callable[..., Any], params: Any) -> tuple[Callable[..., Any]
         graphdef, state = nnx.split(params)
         call = fn
 
-        def merged(state: Any, *args: Any, **kwargs: Any) -> Any:
+        def merged(state: PyTree, *args: Any, **kwargs: Any) -> Any:
             return call(nnx.merge(graphdef, state), *args, **kwargs)
 
         return merged, state
@@ -74,7 +75,7 @@ def split_model(fn: Callable[..., Any], params: Any) -> tuple[Callable[..., Any]
 
 def trace_program(
     fn: Callable[..., Any],
-    params: Any,
+    params: PyTree,
     args: tuple[Any, ...],
     kwargs: Mapping[str, Any],
     *,

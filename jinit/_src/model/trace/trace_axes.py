@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from jinit._src.core.types import Axes
+from jinit._src.core.types import Axes, PyTree
 from jinit._src.model.param_axes import UNRESOLVED_ROLES, WEIGHT_ROLES, ParamAxes
 from jinit._src.model.trace.program import trace_program
 from jinit._src.model.trace.walk import Use, walk
@@ -179,7 +179,7 @@ class TracedAxes(Mapping[str, ParamAxes]):
         return f"TracedAxes({len(self)} parameters: {summary})"
 
 
-def trace_axes(fn: Callable[..., Any], params: Any, *args: Any, **kwargs: Any) -> TracedAxes:
+def trace_axes(fn: Callable[..., Any], params: PyTree, *args: Any, **kwargs: Any) -> TracedAxes:
     r"""Read every parameter's role and axes from one abstract trace of ``fn(params, *args)``.
 
     ``fn(params, *args, **kwargs)`` is traced once with ``jax.make_jaxpr`` on
