@@ -130,11 +130,14 @@ def test_to_config_refuses_what_has_no_json_form() -> None:
         jinit.to_config(traced[0])
 
 
-def test_rich_renders_the_repr() -> None:
+def test_rich_and_treescope_render_the_repr() -> None:
     from rich.pretty import pretty_repr
 
     assert pretty_repr(jinit.he_normal()) == "jinit.he_normal()"
     assert pretty_repr([jinit.normal(0.02)]) == "[jinit.normal(0.02)]"
+    treescope = pytest.importorskip("treescope")  # Flax's viewer, installed with Flax
+    shown = treescope.render_to_text({"kernel": jinit.normal(0.02), "bias": jinit.zeros})
+    assert shown == "{'kernel': jinit.normal(0.02), 'bias': jinit.zeros}"
 
 
 # ----------------------------------------------------------------------------- rule sets

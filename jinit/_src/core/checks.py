@@ -29,6 +29,7 @@ __all__ = [
     "check_choice",
     "check_factory_dtype",
     "check_finite_value",
+    "check_interval",
     "check_real",
     "check_representable",
     "fail",
@@ -88,6 +89,16 @@ def check_real(
     if nonnegative and number < 0:
         raise JinitValueError(f"{name} must be >= 0, got {number!r}.")
     return number
+
+
+def check_interval(low_name: str, low: object, high_name: str, high: object) -> tuple[float, float]:
+    """Check two real bounds with ``low < high``; return them as floats."""
+    first, last = check_real(low_name, low), check_real(high_name, high)
+    if first >= last:
+        raise JinitValueError(
+            f"{low_name} must be < {high_name}, got {low_name}={first}, {high_name}={last}."
+        )
+    return first, last
 
 
 def check_finite_value(name: str, value: ArrayLike) -> ArrayLike:

@@ -38,16 +38,6 @@ __all__ = [
     "gain",
 ]
 
-_UNIT = (
-    "linear",
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "conv_transpose1d",
-    "conv_transpose2d",
-    "conv_transpose3d",
-    "sigmoid",
-)
 #: The names :func:`calculate_gain` accepts (PyTorch's table).
 Nonlinearity: TypeAlias = Literal[
     "linear",
@@ -64,7 +54,8 @@ Nonlinearity: TypeAlias = Literal[
     "selu",
 ]
 NONLINEARITIES: tuple[Nonlinearity, ...] = get_args(Nonlinearity)
-assert (*_UNIT, "tanh", "relu", "leaky_relu", "selu") == NONLINEARITIES
+#: The nonlinearities of gain 1: the linear maps (convolutions included) and the sigmoid.
+_UNIT = NONLINEARITIES[: NONLINEARITIES.index("tanh")]
 
 
 @named

@@ -29,7 +29,7 @@ import functools
 import inspect
 import numbers
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, cast
 
 import jax
@@ -59,6 +59,7 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 #: The dtype kinds an initializer accepts (see :func:`jinit._src.core.checks.resolve_dtype`).
 Kind: TypeAlias = Literal["float", "complex", "any"]
@@ -90,6 +91,17 @@ class FactoryInfo:
     signature: inspect.Signature
     public: bool = True
     shown_as: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        body: Callable[..., Any],
+        name: str | None = None,
+        public: bool = True,
+        shown_as: str | None = None,
+    ) -> FactoryInfo:
+        """What is recorded of ``body`` (its function is set to the decorated factory)."""
+        return cls(name or body.__name__, body, inspect.signature(body), public, shown_as)
 
     @property
     def path(self) -> str:
@@ -266,6 +278,15 @@ class Init:
     def __repr__(self) -> str:
         return repr(self.call)
 
+    def __treescope_repr__(self, path: str | None, subtree_renderer: object) -> object:
+        """Treescope (Flax's and Penzai's viewer) shows the repr, not the record's fields."""
+        from treescope import rendering_parts  # only called when treescope is in use
+
+        return rendering_parts.RenderableAndLineAnnotations(
+            renderable=rendering_parts.text(repr(self)),
+            annotations=rendering_parts.empty_part(),
+        )
+
     def __reduce__(self) -> tuple[Callable[..., Any], tuple[object, ...]]:
         return rebuild, (self.call.info.function, dict(self.call.arguments))
 
@@ -327,22 +348,29 @@ def initializer_factory(
     """
 
     def decorate(body: Callable[P, Draw]) -> Callable[P, Init]:
-        @functools.wraps(body)
-        def factory(*args: P.args, **kwargs: P.kwargs) -> Init:
-            _guarded_call(info, args)
-            call = _bind(info, args, kwargs)
-            with owned(info.name):
-                draw = body(*args, **kwargs)
-                default = check_factory_dtype(_dtype_argument(call))
-            return Init(call, draw, kinds, default)
+        def finish(call: Call, draw: Draw) -> Init:
+            return Init(call, draw, kinds, check_factory_dtype(_dtype_argument(call)))
 
-        info = FactoryInfo(
-            name or body.__name__, factory, inspect.signature(body), public, shown_as
-        )
-        factory.__jinit_factory__ = info  # type: ignore[attr-defined]
-        return factory
+        return _decorated(body, finish, FactoryInfo.of(body, name, public, shown_as))
 
     return decorate
+
+
+def _decorated(
+    body: Callable[P, R], finish: Callable[[Call, R], T], info: FactoryInfo
+) -> Callable[P, T]:
+    """The factory: guard, bind, run ``body`` and ``finish`` under the name ``info`` records."""
+
+    @functools.wraps(body)
+    def factory(*args: P.args, **kwargs: P.kwargs) -> T:
+        _guarded_call(info, args)
+        call = _bind(info, args, kwargs)
+        with owned(info.name):
+            return finish(call, body(*args, **kwargs))
+
+    info = replace(info, function=factory)
+    factory.__jinit_factory__ = info  # type: ignore[attr-defined]
+    return factory
 
 
 def _dtype_argument(call: Call) -> DTypeLike | None:
@@ -364,18 +392,11 @@ V = TypeVar("V", bound=Recordable)
 def recorded_factory(body: Callable[P, V]) -> Callable[P, V]:
     """Decorate a factory of other values (rule sets): name its refusals, record its call."""
 
-    @functools.wraps(body)
-    def factory(*args: P.args, **kwargs: P.kwargs) -> V:
-        _guarded_call(info, args)
-        call = _bind(info, args, kwargs)
-        with owned(info.name):
-            value = body(*args, **kwargs)
+    def finish(call: Call, value: V) -> V:
         recorded: V = value.recorded(call)  # type: ignore[assignment]
         return recorded
 
-    info = FactoryInfo(body.__name__, factory, inspect.signature(body))
-    factory.__jinit_factory__ = info  # type: ignore[attr-defined]
-    return factory
+    return _decorated(body, finish, FactoryInfo.of(body))
 
 
 class FactoryPartial(functools.partial[Any]):

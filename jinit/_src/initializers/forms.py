@@ -19,6 +19,7 @@ import numpy as np
 
 from jinit._src.core import sampling
 from jinit._src.core.checks import (
+    check_interval,
     check_real,
     check_representable,
 )
@@ -93,10 +94,7 @@ def random_uniform(
       >>> bool((w >= -1).all() and (w < 1).all())
       True
     """
-    minval = check_real("minval", minval)
-    maxval = check_real("maxval", maxval)
-    if minval >= maxval:
-        raise JinitValueError(f"minval must be < maxval, got minval={minval}, maxval={maxval}.")
+    minval, maxval = check_interval("minval", minval, "maxval", maxval)
     del dtype  # held by the initializer
 
     def draw(
@@ -231,10 +229,7 @@ def trunc_normal(
     """
     mean = check_real("mean", mean)
     std = check_real("std", std, positive=True)
-    a = check_real("a", a)
-    b = check_real("b", b)
-    if a >= b:
-        raise JinitValueError(f"a must be < b, got a={a}, b={b}.")
+    a, b = check_interval("a", a, "b", b)
     if not isinstance(exact_std, bool):
         raise JinitTypeError(f"exact_std must be a bool, got {exact_std!r}.")
     del dtype  # held by the initializer

@@ -14,10 +14,10 @@ import numpy as np
 
 from jinit._src.core import sampling
 from jinit._src.core.checks import (
+    check_interval,
     check_real,
     check_representable,
 )
-from jinit._src.core.errors import JinitValueError
 from jinit._src.core.types import DTypeLike, KeyArray, OutSharding
 from jinit._src.core.values import FLOAT, INEXACT, Draw, initializer_factory
 
@@ -147,10 +147,7 @@ def truncated_normal(
       True
     """
     stddev = check_real("stddev", stddev, positive=True)
-    lower = check_real("lower", lower)
-    upper = check_real("upper", upper)
-    if lower >= upper:
-        raise JinitValueError(f"lower must be < upper, got lower={lower}, upper={upper}.")
+    lower, upper = check_interval("lower", lower, "upper", upper)
     del dtype  # held by the initializer
 
     def draw(
