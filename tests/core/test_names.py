@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import pytest
 
 import jinit
-from jinit._src.core.values import factory_info
+from jinit._src.core.calls import factory_info
 
 #: For every public factory: a call with one bad argument, at factory time where the check needs
 #: no shape, else at call time.

@@ -18,10 +18,11 @@ from jinit._src.core.checks import (
     resolve_dtype,
 )
 from jinit._src.core.errors import JinitValueError
+from jinit._src.core.factories import initializer_factory
 from jinit._src.core.fill_checks import check_fill_value
 from jinit._src.core.sharding import place
 from jinit._src.core.types import ArrayLike, DTypeLike, KeyArray, OutSharding
-from jinit._src.core.values import ANY, Draw, initializer_factory
+from jinit._src.core.values import ANY, Draw
 
 __all__ = ["constant", "ones", "ones_init", "zeros", "zeros_init"]
 

@@ -24,9 +24,10 @@ from jinit._src.core.checks import (
     check_representable,
 )
 from jinit._src.core.errors import JinitTypeError, JinitValueError
+from jinit._src.core.factories import initializer_factory
 from jinit._src.core.optional import require
 from jinit._src.core.types import DTypeLike, KeyArray, OutSharding
-from jinit._src.core.values import FLOAT, Draw, initializer_factory
+from jinit._src.core.values import FLOAT, Draw
 from jinit._src.initializers.random import NORMAL_HEADROOM
 
 __all__ = ["random_normal", "random_uniform", "trunc_normal"]

@@ -20,9 +20,10 @@ from jinit._src.core.checks import (
     normalize_axes,
 )
 from jinit._src.core.errors import JinitTypeError, JinitValueError
+from jinit._src.core.factories import initializer_factory
 from jinit._src.core.sharding import place
 from jinit._src.core.types import Axes, DTypeLike, KeyArray, OutSharding
-from jinit._src.core.values import INEXACT, Draw, initializer_factory
+from jinit._src.core.values import INEXACT, Draw
 
 __all__ = ["dirac", "eye", "identity"]
 

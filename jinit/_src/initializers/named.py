@@ -24,8 +24,9 @@ The PyTorch forms live in :mod:`jinit._src.initializers.torch_named` and are re-
 
 from __future__ import annotations
 
+from jinit._src.core.factories import initializer_factory
 from jinit._src.core.types import Axes, DTypeLike
-from jinit._src.core.values import Draw, initializer_factory
+from jinit._src.core.values import Draw
 from jinit._src.initializers.torch_named import (
     torch_kaiming_normal,
     torch_kaiming_uniform,

@@ -18,8 +18,9 @@ from jinit._src.core.checks import (
     check_real,
     check_representable,
 )
+from jinit._src.core.factories import initializer_factory
 from jinit._src.core.types import DTypeLike, KeyArray, OutSharding
-from jinit._src.core.values import FLOAT, INEXACT, Draw, initializer_factory
+from jinit._src.core.values import FLOAT, INEXACT, Draw
 
 __all__ = ["NORMAL_HEADROOM", "normal", "truncated_normal", "uniform"]
 

@@ -24,9 +24,10 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from jinit._src.core.calls import factory_info
 from jinit._src.core.errors import JinitTypeError, JinitValueError, named
 from jinit._src.core.types import Initializer
-from jinit._src.core.values import Init, factory_info
+from jinit._src.core.values import Init
 from jinit._src.initializers.catalogue import CATALOGUE
 from jinit._src.initializers.forms import random_uniform
 from jinit._src.initializers.named import torch_kaiming_uniform

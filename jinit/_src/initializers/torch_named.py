@@ -19,9 +19,10 @@ from __future__ import annotations
 from typing import Literal
 
 from jinit._src.core.checks import check_choice, check_real
+from jinit._src.core.factories import initializer_factory
 from jinit._src.core.gain import NONLINEARITIES, Nonlinearity, calculate_gain
 from jinit._src.core.types import Axes, DTypeLike
-from jinit._src.core.values import Draw, initializer_factory
+from jinit._src.core.values import Draw
 from jinit._src.initializers.variance_scaling import variance_scaling_draw
 
 __all__ = [

@@ -41,10 +41,11 @@ import numpy as np
 from jinit._src.core import sampling
 from jinit._src.core.checks import check_axes, check_choice, check_real, check_representable
 from jinit._src.core.errors import JinitValueError
+from jinit._src.core.factories import initializer_factory
 from jinit._src.core.fans import compute_fans
 from jinit._src.core.sharding import place
 from jinit._src.core.types import Axes, Distribution, DTypeLike, KeyArray, Mode, OutSharding
-from jinit._src.core.values import Draw, initializer_factory
+from jinit._src.core.values import Draw
 
 __all__ = [
     "COMPLEX_TRUNCATED_STD",

@@ -26,8 +26,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from jinit._src.core.calls import Call, factory_info, rebuild
 from jinit._src.core.types import Pattern, RuleValue
-from jinit._src.core.values import Call, Init, factory_info, rebuild
+from jinit._src.core.values import Init
 
 __all__ = [
     "AXIS_ARGUMENTS",

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import inspect
 
+from jinit._src.core.calls import factory_info
 from jinit._src.core.types import Initializer
-from jinit._src.core.values import factory_info
 from jinit._src.initializers.catalogue import CATALOGUE
 from jinit._src.initializers.registry import CONFIGURATIONS, factory, get
 

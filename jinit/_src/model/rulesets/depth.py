@@ -34,12 +34,14 @@ from typing import TYPE_CHECKING
 import jax
 import numpy as np
 
+from jinit._src.core.calls import FactoryPartial
 from jinit._src.core.checks import check_real
 from jinit._src.core.errors import JinitTypeError, JinitValueError, named
+from jinit._src.core.factories import initializer_factory, recorded_factory
 from jinit._src.core.fans import compute_fans
 from jinit._src.core.optional import require
 from jinit._src.core.types import Axes, KeyArray, OutSharding, Pattern, PyTree, RuleValue
-from jinit._src.core.values import Draw, FactoryPartial, initializer_factory, recorded_factory
+from jinit._src.core.values import Draw
 from jinit._src.initializers.constant import zeros
 from jinit._src.initializers.random import normal
 from jinit._src.initializers.variance_scaling import variance_scaling, variance_scaling_draw

@@ -47,10 +47,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from jinit._src.core.calls import FactoryPartial
 from jinit._src.core.checks import check_real
 from jinit._src.core.errors import JinitValueError
+from jinit._src.core.factories import initializer_factory, recorded_factory
 from jinit._src.core.types import Initializer
-from jinit._src.core.values import ANY, Draw, FactoryPartial, initializer_factory, recorded_factory
+from jinit._src.core.values import ANY, Draw
 from jinit._src.initializers.constant import ones, zeros
 from jinit._src.initializers.forms import random_uniform
 from jinit._src.initializers.named import (
