@@ -14,8 +14,8 @@ Example:
 from jinit._src.analysis.diagnose.flags import ActivationStats as ActivationStats
 from jinit._src.analysis.diagnose.flags import DiagnosisFlag as DiagnosisFlag
 from jinit._src.analysis.diagnose.flags import ParameterStats as ParameterStats
+from jinit._src.analysis.diagnose.result import Diagnosis as Diagnosis
 from jinit._src.analysis.diagnose.run import diagnose as diagnose
-from jinit._src.analysis.diagnose.table import Diagnosis as Diagnosis
 from jinit._src.analysis.lsuv.run import LSUVLayer as LSUVLayer
 from jinit._src.analysis.lsuv.run import LSUVReport as LSUVReport
 from jinit._src.analysis.lsuv.run import lsuv as lsuv

@@ -34,8 +34,8 @@ from rich.console import Console
 
 import jinit
 from jinit._src.analysis.diagnose.flags import ActivationStats, flags_for
+from jinit._src.analysis.diagnose.result import Diagnosis
 from jinit._src.analysis.diagnose.run import diagnose
-from jinit._src.analysis.diagnose.table import Diagnosis
 from jinit._src.cli.main import main
 from jinit._src.core.gain import ACTIVATIONS
 from jinit._src.study.data import DATASETS, load_dataset

@@ -22,6 +22,7 @@ import jax
 from jinit._src.core.checks import check_choice
 from jinit._src.core.errors import owned
 from jinit._src.initializers.catalogue import CATALOGUE
+from jinit._src.initializers.registry import factory
 
 __all__ = [
     "CASES",
@@ -67,9 +68,6 @@ InitFn: TypeAlias = Callable[..., jax.Array]
 #: (``conv_orthogonal``) shape.
 Layout: TypeAlias = Literal["dense", "orthogonal", "conv", "conv_orthogonal"]
 
-_FACTORIES: dict[str, Callable[..., object]] = {entry.name: entry.factory for entry in CATALOGUE}
-
-
 @dataclass(frozen=True)
 class Case:
     """One benchmarked initializer and its anchors.
@@ -108,7 +106,7 @@ class Case:
 
     def jinit_init(self) -> InitFn:
         """The jinit initializer."""
-        return self._build(_FACTORIES[self.entry], **self.jinit_kwargs)
+        return self._build(factory(self.entry), **self.jinit_kwargs)
 
     def jax_init(self) -> InitFn | None:
         """The ``jax.nn.initializers`` counterpart, or ``None`` for jinit-only initializers."""

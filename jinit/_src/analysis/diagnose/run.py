@@ -15,7 +15,7 @@ Layers are in execution order -- the position of their output in the traced prog
 names -- so ``Dense_10`` comes after ``Dense_9`` and an nnx ``head`` after its ``layers``; a
 parameter takes the place of the module that owns it. Modules inside lifted transforms
 (``nn.scan``) report no outputs of their own; their parameters come after the others, by name.
-The verdicts and their thresholds are those of :mod:`jinit._src.analysis.diagnose.table`.
+The verdicts and their thresholds are those of :mod:`jinit._src.analysis.diagnose.result`.
 
 The compiled measurement is cached on the model object, the loss and the optimizer: diagnosing
 one model again with other parameters (``jinit.reinit`` with other initializers, say) compiles
@@ -40,7 +40,7 @@ from jinit._src.analysis.diagnose.math import Loss, default_loss
 from jinit._src.analysis.diagnose.math import moments as _moments
 from jinit._src.analysis.diagnose.math import norms as _norms
 from jinit._src.analysis.diagnose.models import Setup, Spec, adapt, forward
-from jinit._src.analysis.diagnose.table import Diagnosis
+from jinit._src.analysis.diagnose.result import Diagnosis
 from jinit._src.core.types import PyTree
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def diagnose(
     times the first layer's (``end`` names the peak), and, with the default cross-entropy over
     :math:`C` classes, ``loss_above_chance`` when the loss exceeds
     :math:`\ln C + \max(\ln C, 3)` (logits of std :math:`s` independent of the labels give
-    about :math:`\ln C + s^2/2`). :mod:`jinit._src.analysis.diagnose.table` gives the measured
+    about :math:`\ln C + s^2/2`). :mod:`jinit._src.analysis.diagnose.result` gives the measured
     figures behind
     these thresholds.
 

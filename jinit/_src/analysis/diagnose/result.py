@@ -1,28 +1,25 @@
-r"""The result of :func:`jinit.diagnose`: per-layer figures, verdicts, a table, a plot, JSON.
+r"""The result of :func:`jinit.diagnose`: per-layer figures and verdicts, as a record and JSON.
 
 :class:`Diagnosis` holds what was measured (:class:`ActivationStats` per layer,
 :class:`ParameterStats` per parameter) and the verdicts (:class:`DiagnosisFlag`), which
 :mod:`jinit._src.analysis.diagnose.flags` derives; that module gives every rule, every threshold
 and the
-measurements behind them.
+measurements behind them. Its tables and plot are drawn by
+:mod:`jinit._src.analysis.diagnose.render`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from jinit._src.analysis.diagnose import flags as rules
 from jinit._src.analysis.diagnose.flags import (
     ActivationStats,
     DiagnosisFlag,
     ParameterStats,
-    groups,
 )
 
 if TYPE_CHECKING:
@@ -34,10 +31,6 @@ __all__ = ["Diagnosis"]
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
-
-
-def _g(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.3g}"
 
 
 @dataclass(frozen=True)
@@ -147,41 +140,9 @@ class Diagnosis:
 
     def table(self, console: Console | None = None) -> None:
         """Print the activation and parameter tables and the verdicts with ``rich``."""
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
+        from jinit._src.analysis.diagnose.render import print_tables
 
-        console = console or Console()
-        if self.activations:
-            first = self.activations[0].std
-            acts = Table(title=f"activations ({self.activation_source})", title_justify="left")
-            for column in ("layer", "shape", "mean", "std", "std / first"):
-                acts.add_column(column, justify="left" if column in ("layer", "shape") else "right")
-            for a in self.activations:
-                relative = a.std / first if first > 0 else math.nan
-                acts.add_row(escape(a.name), str(a.shape), _g(a.mean), _g(a.std), _g(relative))
-            console.print(acts)
-        params = Table(title=f"parameters (gradient of the {self.loss_name})", title_justify="left")
-        for column in ("parameter", "shape", "‖w‖", "‖∇w‖", "‖Δw‖ / ‖w‖"):
-            params.add_column(
-                column, justify="left" if column in ("parameter", "shape") else "right"
-            )
-        for p in self.parameters:
-            params.add_row(
-                escape(p.path),
-                str(p.shape),
-                _g(p.weight_norm),
-                _g(p.grad_norm),
-                _g(p.update_ratio),
-            )
-        console.print(params)
-        for f in self.flags:
-            colour = "yellow" if f.kind in ("shrinking", "growing") else "red"
-            console.print(f"[bold {colour}]{escape(f.message)}[/]")
-        if not self.flags:
-            console.print(
-                "[bold green]no flags[/]: activations, gradients and loss within the thresholds"
-            )
+        print_tables(self, console)
 
     def plot(self, path: str | Path | None = None) -> Figure:
         """Draw activation std, gradient norms and update ratios per layer, on log scales.
@@ -196,39 +157,6 @@ class Diagnosis:
         Returns:
           The :class:`matplotlib.figure.Figure`.
         """
-        from matplotlib.figure import Figure
+        from jinit._src.analysis.diagnose.render import plot
 
-        fig = Figure(figsize=(13.5, 4.0))
-        axes = fig.subplots(1, 3)
-        _log_line(axes[0], [a.std for a in self.activations], "std", marker="o", markersize=3)
-        _log_line(axes[0], [abs(a.mean) for a in self.activations], "|mean|", linestyle="--")
-        axes[0].set_title(f"activations ({self.activation_source})")
-        axes[0].set_xlabel("layer (execution order)")
-        for k, (name, group) in enumerate(groups(self.parameters).items()):
-            style = {"marker": "o", "markersize": 3, "color": f"C{k % 10}"}
-            _log_line(axes[1], [p.grad_norm for p in group], name, **style)
-            _log_line(axes[2], [p.update_ratio for p in group], name, **style)
-        axes[1].set_title(f"gradient norm ({self.loss_name})")
-        axes[2].set_title("‖update‖ / ‖weight‖ after one step")
-        for ax in axes[1:]:
-            ax.set_xlabel("layer (per parameter name)")
-        for ax in axes:
-            ax.grid(alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=7)
-        title = "; ".join(f"{f.kind} {f.quantity}" for f in self.flags) or "no flags"
-        fig.suptitle(title, color="tab:red" if self.flags else "tab:green")
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=110)
-        return fig
-
-
-def _log_line(ax: Any, values: Sequence[float], label: str, **style: Any) -> None:
-    """Plot the positive finite values on a log axis (the others are gaps)."""
-    y = np.array(values, dtype=float)
-    y[~(np.isfinite(y) & (y > 0))] = np.nan
-    if np.isnan(y).all():
-        return
-    ax.plot(np.arange(len(y)), y, label=label, **style)
-    ax.set_yscale("log")
+        return plot(self, path)
