@@ -26,6 +26,8 @@ from jinit._src.core.fans import compute_fans as compute_fans
 from jinit._src.core.gain import ACTIVATIONS as ACTIVATIONS
 from jinit._src.core.gain import calculate_gain as calculate_gain
 from jinit._src.core.gain import gain as gain
+from jinit._src.core.philox import philox as philox
+from jinit._src.core.philox import philox4x32_10 as philox4x32_10
 from jinit._src.core.types import Initializer as Initializer
 from jinit._src.core.types import KeyArray as KeyArray
 from jinit._src.core.types import Shape as Shape
@@ -145,6 +147,8 @@ __all__ = [
     "orthogonal",
     "path_key",
     "path_string",
+    "philox",
+    "philox4x32_10",
     "preset",
     "random_normal",
     "random_uniform",

@@ -21,6 +21,7 @@ import jax
 
 from jinit._src.core.checks import check_choice
 from jinit._src.core.errors import owned
+from jinit._src.core.philox import KEY_IMPLS
 from jinit._src.initializers.catalogue import CATALOGUE
 from jinit._src.initializers.registry import factory
 
@@ -46,7 +47,6 @@ __all__ = [
 ]
 
 #: PRNG implementations a benchmark can key every initializer with.
-KEY_IMPLS: tuple[str, ...] = ("threefry2x32", "rbg", "unsafe_rbg")
 #: Default sizes: 16.8 M float32 elements (64 MiB); orthogonal's QR at a quarter of that.
 FULL_SHAPE: tuple[int, int] = (4096, 4096)
 FULL_ORTHOGONAL_SHAPE: tuple[int, int] = (2048, 2048)
@@ -67,6 +67,7 @@ InitFn: TypeAlias = Callable[..., jax.Array]
 #: convolution kernel with the element count of the dense (``conv``) or orthogonal
 #: (``conv_orthogonal``) shape.
 Layout: TypeAlias = Literal["dense", "orthogonal", "conv", "conv_orthogonal"]
+
 
 @dataclass(frozen=True)
 class Case:

@@ -81,6 +81,7 @@ from jinit._src.bench.report import (
     table_rows,
     write_results,
 )
+from jinit._src.core.philox import key_impl
 from jinit._src.core.types import KeyArray
 
 __all__ = [
@@ -272,7 +273,7 @@ def _torch_ms(
 
 def _measure(case: Case, config: BenchConfig, torch: ModuleType | None) -> BenchResult:
     shape = case_shape(case, config)
-    key = jax.random.key(config.seed, impl=config.key_impl)
+    key = jax.random.key(config.seed, impl=key_impl(config.key_impl))
     elements = math.prod(shape)
     nbytes = elements * jnp.dtype(_DTYPE).itemsize
 

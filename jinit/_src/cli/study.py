@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jinit._src.core.philox import KEY_IMPLS
 from jinit._src.study.data import DATASETS, load_dataset
 from jinit._src.study.experiments import EXPERIMENTS, quick_config, run_experiment
 from jinit._src.study.inits import INITIALIZERS, resolve_init
@@ -101,6 +102,13 @@ def add_study_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     study.add_argument("--seeds", type=int, default=3, help="runs per cell (default 3)")
     study.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
     study.add_argument(
+        "--key-impl",
+        choices=KEY_IMPLS,
+        default="threefry2x32",
+        help="PRNG implementation of the matrix experiment's keys (default threefry2x32; "
+        "philox: jinit.philox, Philox4x32-10)",
+    )
+    study.add_argument(
         "--target-loss",
         type=float,
         default=0.1,
@@ -182,6 +190,7 @@ def _config(args: argparse.Namespace) -> MatrixConfig:
         learning_rates=tuple(rates),
         lr_sweep=args.lr_sweep,
         target_loss=args.target_loss,
+        key_impl=args.key_impl,
     )
 
 

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit._src.core.philox import key_impl
 from jinit._src.model.ensemble import ensemble_init
 from jinit._src.study.data import Dataset, load_dataset
 from jinit._src.study.inits import resolve_init
@@ -51,6 +52,7 @@ class MatrixConfig:
       learning_rates: per-optimizer overrides, ``(name, lr)`` pairs.
       lr_sweep: also try each learning rate times 1/3 and 3, keep the best per cell.
       target_loss: the training loss whose first crossing is reported as steps-to-target.
+      key_impl: the PRNG implementation of every key (``"philox"``: :data:`jinit.philox`).
     """
 
     dataset: str = "digits"
@@ -64,6 +66,7 @@ class MatrixConfig:
     learning_rates: tuple[tuple[str, float], ...] = ()
     lr_sweep: bool = False
     target_loss: float = 0.1
+    key_impl: str = "threefry2x32"
 
     def learning_rate(self, optimizer: str) -> float:
         """The learning rate used for ``optimizer`` (override or default)."""
@@ -83,6 +86,8 @@ class MatrixConfig:
             "seeds": self.seeds,
             "seed": self.seed,
             "target_loss": self.target_loss,
+            # only when not the default, so cells stored before the option stay valid
+            **({} if self.key_impl == "threefry2x32" else {"key_impl": self.key_impl}),
         }
 
 
@@ -142,7 +147,7 @@ def run_matrix(
     """
     data = load_dataset(config.dataset) if data is None else data
     arrays = (data.x_train, data.y_train, data.x_test, data.y_test)
-    base = jax.random.key(config.seed)
+    base = jax.random.key(config.seed, impl=key_impl(config.key_impl))
     batch_keys = jax.random.split(jax.random.fold_in(base, 1), config.seeds)
     apply_module = config.model.build(resolve_init("zeros"), data.n_classes, data.image_shape)
     params_cache: dict[str, Any] = {}
