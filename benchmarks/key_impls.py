@@ -4,7 +4,8 @@ One process; the implementations interleaved round by round (so a drift in machi
 none); each draw jitted once per implementation; steady-state medians with
 ``block_until_ready()``; compile time (``lower().compile()`` of a fresh jit) apart. Draws:
 ``jax.random.bits``/``uniform``/``normal``/``truncated_normal`` (``philox`` is ``jinit.philox``;
-``philox4x32``, where JAX has it, is JAX's own Philox key implementation) and jinit's ``he_normal`` and
+``philox4x32``, where JAX has it, is JAX's own Philox key implementation) and jinit's
+``he_normal`` and
 ``glorot_uniform``, at 2048² and 4096² float32; torch's CPU generator (``random_``, ``uniform_``,
 ``normal_``, ``trunc_normal_``, ``kaiming_normal_``, ``xavier_uniform_``) beside them when
 installed. As the physical reference, a copy of the same bytes (``x + 0``): ``of copy`` is the
