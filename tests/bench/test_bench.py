@@ -148,7 +148,7 @@ def test_cli_writes_json_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixt
     [
         (["--only", "normal,bogus"], ["'bogus'", "normal", "orthogonal", "he_normal", "eye"]),
         (["--only", "he_normall"], ["Did you mean 'he_normal'?"]),
-        (["--key-impl", "philox"], ["'philox'", "threefry2x32", "rbg", "unsafe_rbg"]),
+        (["--key-impl", "philox2"], ["'philox2'", "threefry2x32", "rbg", "unsafe_rbg", "philox"]),
         (["--shape", "64"], ["ROWS,COLS"]),
         (["--repeats", "0"], ["repeats must be >= 1"]),
     ],

@@ -165,3 +165,52 @@ def test_contract_with_philox_keys(case: Case) -> None:
     if case.random and math.prod(shape) > 0:
         threefry = init(jax.random.key(21), shape, jnp.float32)
         assert not np.array_equal(np.asarray(threefry), np.asarray(out))  # other bits, by design
+
+
+def test_orthogonal_with_philox_keys_is_haar() -> None:
+    """Haar O(8) from philox keys: (Q_11 + 1)/2 ~ Beta(3.5, 3.5) and E[tr Q] = 0, E[tr Q^2] = 1
+    (as tests/initializers/test_statistics.py checks for threefry; 4000 matrices, p floor 1e-4,
+    moments within 5 standard errors)."""
+    keys = jax.random.split(jax.random.key(9, impl=jinit.philox), 4000)
+    q = np.asarray(jax.vmap(lambda k: jinit.orthogonal()(k, (8, 8)))(keys), np.float64)
+    assert scipy.stats.kstest((q[:, 0, 0] + 1) / 2, scipy.stats.beta(3.5, 3.5).cdf).pvalue > 1e-4
+    traces = np.trace(q, axis1=1, axis2=2)
+    assert abs(traces.mean()) < 5 * traces.std() / np.sqrt(4000)
+    assert abs(np.mean(traces**2) - 1.0) < 5 * np.std(traces**2) / np.sqrt(4000)
+
+
+def test_64_bit_draws_take_two_words_per_element() -> None:
+    """Under x64, element p of a 64-bit draw is words 2(p % 2) (high) and 2(p % 2) + 1 (low)
+    of block p // 2."""
+    code = """
+import jax, numpy as np, jinit
+jax.config.update("jax_enable_x64", True)
+key = jax.random.key(5, impl=jinit.philox)
+wide = np.asarray(jax.random.bits(key, (6,), np.uint64))
+data = np.asarray(jax.random.key_data(key))
+counters = np.zeros((3, 4), np.uint32); counters[:, 0] = np.arange(3)
+words = np.asarray(jinit.philox4x32_10(counters, data)).astype(np.uint64).reshape(6, 2)
+assert np.array_equal(wide, (words[:, 0] << np.uint64(32)) | words[:, 1]), (wide, words)
+assert np.asarray(jax.random.uniform(key, (4,), np.float64)).dtype == np.float64
+print("ok")
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_two_word_block_indices_equal_one_word_ones() -> None:
+    """Draws of 2^32 blocks and more carry the index in two words; below, one word serves."""
+    from jinit._src.core.philox import _block_index
+
+    for shape in [(4, 64, 8), (3, 1024), (2, 3, 4, 16)]:
+        narrow = _block_index(shape, 4)
+        wide = _block_index(shape, 4, wide=True)
+        assert narrow is not None and wide is not None
+        np.testing.assert_array_equal(np.asarray(narrow[0]), np.asarray(wide[0]))
+        np.testing.assert_array_equal(np.asarray(wide[1]), 0)
+        flat = np.arange(math.prod(shape) // 4).reshape((*shape[:-1], shape[-1] // 4))
+        np.testing.assert_array_equal(np.asarray(narrow[0]), flat)

@@ -59,20 +59,17 @@ _W1 = np.uint32(0xBB67AE85)
 _ROUNDS = 10
 _LOW16 = np.uint32(0xFFFF)
 _SPLIT, _FOLD_IN = 1, 2  # the c3 of the counters that make new keys
-#: ``lax.mulhi`` (the high word of a product), in JAX releases that have it.
-_MULHI = getattr(lax, "mulhi", None)
 
 
 def _mulhilo(a: np.uint32, b: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """High and low 32-bit words of the 64-bit product ``a * b``.
+    """High and low 32-bit words of the 64-bit product ``a * b``, in 32-bit arithmetic.
 
-    The low word is the wrapping ``uint32`` product. The high word is ``lax.mulhi`` where JAX
-    has it (0.10 does: one instruction, 1.6x faster draws on CPU than the fallback), else the
-    sum of the four 16x16-bit partial products, which all fit in 32 bits (JAX has no 64-bit
-    integers without x64).
+    The low word is the wrapping ``uint32`` product; the high word is the sum of the four
+    16x16-bit partial products, which all fit in 32 bits (JAX has no 64-bit integers without
+    x64). Not ``lax.mulhi`` (JAX 0.10), though it draws 1.6x faster on one CPU: XLA's SPMD
+    partitioner cannot lower it (``failed to legalize operation 'mhlo.unknown'``), so a sharded
+    draw would fail to compile.
     """
-    if _MULHI is not None:
-        return _MULHI(jnp.asarray(a, jnp.uint32), b), a * b
     a_lo, a_hi = a & _LOW16, a >> 16
     b_lo, b_hi = b & _LOW16, b >> 16
     lo_lo = a_lo * b_lo
@@ -129,14 +126,26 @@ def philox4x32_10(counters: jax.typing.ArrayLike, key: jax.typing.ArrayLike) -> 
     return jnp.stack(words, axis=-1)
 
 
-def _block_index(shape: tuple[int, ...], per_block: int) -> tuple[jax.Array, jax.Array] | None:
+def _block_index(
+    shape: tuple[int, ...], per_block: int, *, wide: bool = False
+) -> tuple[jax.Array, jax.Array] | None:
     """Low and high words of the flat block index over ``(*shape[:-1], last // per_block)``.
 
     ``None`` when the last axis is not a multiple of ``per_block`` (blocks would straddle rows).
+    ``wide`` forces the two-word arithmetic that indices of 2^32 blocks and more need.
     """
     if not shape or shape[-1] % per_block:
         return None
     blocks = (*shape[:-1], shape[-1] // per_block)
+    if math.prod(blocks) < 2**32 and not wide:
+        # every block index fits one word (draws of up to 2^34 values): plain uint32 arithmetic,
+        # exact since no partial sum exceeds the last index; the high word is 0
+        low = lax.broadcasted_iota(jnp.uint32, blocks, len(blocks) - 1)
+        stride = blocks[-1]
+        for axis in reversed(range(len(blocks) - 1)):
+            low = low + lax.broadcasted_iota(jnp.uint32, blocks, axis) * np.uint32(stride)
+            stride *= blocks[axis]
+        return low, jnp.zeros(blocks, jnp.uint32)
     low = jnp.zeros(blocks, jnp.uint32)
     high = jnp.zeros(blocks, jnp.uint32)
     stride = 1
