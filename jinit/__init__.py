@@ -19,6 +19,10 @@ from jinit._src.analysis.diagnose.run import diagnose as diagnose
 from jinit._src.analysis.lsuv.run import LSUVLayer as LSUVLayer
 from jinit._src.analysis.lsuv.run import LSUVReport as LSUVReport
 from jinit._src.analysis.lsuv.run import lsuv as lsuv
+from jinit._src.analysis.mean_field import MeanField as MeanField
+from jinit._src.analysis.mean_field import chi_1 as chi_1
+from jinit._src.analysis.mean_field import critical_point as critical_point
+from jinit._src.analysis.mean_field import mean_field as mean_field
 from jinit._src.analysis.recommend import Recommendation as Recommendation
 from jinit._src.analysis.recommend import recommend as recommend
 from jinit._src.core.fans import Fans as Fans
@@ -104,6 +108,7 @@ __all__ = [
     "KeyArray",
     "LSUVLayer",
     "LSUVReport",
+    "MeanField",
     "ParamAxes",
     "ParameterStats",
     "Recommendation",
@@ -113,8 +118,10 @@ __all__ = [
     "by_role",
     "calculate_gain",
     "catalogue",
+    "chi_1",
     "compute_fans",
     "constant",
+    "critical_point",
     "delta_orthogonal",
     "diagnose",
     "dirac",
@@ -139,6 +146,7 @@ __all__ = [
     "lecun_normal",
     "lecun_uniform",
     "lsuv",
+    "mean_field",
     "mup_learning_rates",
     "mup_rules",
     "normal",

@@ -219,3 +219,27 @@ def test_unknown_name_lists_the_valid_ones() -> None:
 def test_errors(kwargs, error, match) -> None:
     with pytest.raises(error, match=match):
         recommend(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("activation", "phase"),
+    # He for ReLU and 1/fan_in for tanh are the edge of chaos (chi_1 = 1: relu sigma_w^2 / 2,
+    # tanh'(0)^2 at q* = 0); LeCun for SELU is chaotic (chi_1 = 1.07 at q* = 1); the gain
+    # of GELU/SiLU makes q = 1 an unstable fixed point, so mean field has no stable one
+    [("relu", "critical"), ("tanh", "critical"), ("selu", "chaotic"), ("gelu", None)],
+)
+def test_reports_the_mean_field_phase_and_trainable_depth(activation: str, phase: str) -> None:
+    rec = recommend(activation)
+    assert rec.phase == phase
+    if phase is None:
+        assert rec.trainable_depth is None
+        assert "no stable fixed point" in rec.reason
+    else:
+        point = jinit.mean_field(activation, rec.scale)
+        assert rec.trainable_depth == point.trainable_depth
+        assert f"{phase} phase" in rec.reason
+    if phase == "critical":
+        assert "trainable to any depth" in rec.reason
+    if phase == "chaotic":  # a finite depth, stated in the reason
+        assert rec.trainable_depth is not None and math.isfinite(rec.trainable_depth)
+        assert f"about {rec.trainable_depth:.3g} layers" in rec.reason

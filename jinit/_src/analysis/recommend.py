@@ -41,8 +41,9 @@ from typing import Literal, TypeAlias, get_args
 
 import jax
 
+from jinit._src.analysis.mean_field import Phase, mean_field
 from jinit._src.core.checks import check_choice, check_real
-from jinit._src.core.errors import named
+from jinit._src.core.errors import JinitValueError, named
 from jinit._src.core.gain import ACTIVATIONS, gain, second_moment
 from jinit._src.core.types import Initializer, Mode
 from jinit._src.initializers.variance_scaling import variance_scaling
@@ -88,6 +89,12 @@ class Recommendation:
       scale: the ``variance_scaling`` scale (:math:`g^2`).
       mode: the ``variance_scaling`` mode.
       distribution: the ``variance_scaling`` distribution.
+      phase: the mean-field phase of a deep network of this activation with weight variance
+        ``scale``/fan_in and no bias (:func:`jinit.mean_field`): ``"ordered"``,
+        ``"critical"`` or ``"chaotic"``; ``None`` when the pre-activation variance has no
+        stable finite fixed point from unit-variance inputs (then it drifts with depth).
+      trainable_depth: :math:`6 \\xi_c` of that point (``inf`` at the critical point), or
+        ``None`` with ``phase``.
     """
 
     initializer: Initializer
@@ -96,6 +103,8 @@ class Recommendation:
     scale: float
     mode: Mode
     distribution: str
+    phase: Phase | None = None
+    trainable_depth: float | None = None
 
     def __str__(self) -> str:
         return f"{self.name}: {self.reason}"
@@ -265,11 +274,38 @@ def recommend(
         (scale, mode, distribution),
         f"jinit.variance_scaling({expression}, {mode!r}, {distribution!r})",
     )
+    phase, depth, propagation = _propagation(fn, scale)
     return Recommendation(
         initializer=variance_scaling(scale, mode, distribution),
         name=name,
-        reason=reason,
+        reason=f"{reason} {propagation}",
         scale=scale,
         mode=mode,
         distribution=distribution,
+        phase=phase,
+        trainable_depth=depth,
+    )
+
+
+def _propagation(fn: Activation, scale: float) -> tuple[Phase | None, float | None, str]:
+    """The mean-field phase and trainable depth at weight variance ``scale``, bias 0."""
+    try:
+        point = mean_field(fn, scale, 0.0)
+    except JinitValueError:
+        return (
+            None,
+            None,
+            f"Mean field (sigma_w² = {scale:.4g}, sigma_b² = 0): from unit-variance inputs the "
+            "pre-activation variance reaches no stable fixed point, so it drifts with depth "
+            f"({_SCHOENHOLZ}).",
+        )
+    depth = point.trainable_depth
+    # at the critical point xi_c diverges (|chi_1 - 1| <= 1e-4 leaves it >= 1e4 in float32)
+    critical = point.phase == "critical" or math.isinf(depth)
+    shown = "any depth" if critical else f"about {depth:.3g} layers"
+    return (
+        point.phase,
+        depth,
+        f"Mean field (sigma_w² = {scale:.4g}, sigma_b² = 0): {point.phase} phase, chi_1 = "
+        f"{float(point.chi_1):.4g}, trainable to {shown} (6 xi_c, {_SCHOENHOLZ}).",
     )
