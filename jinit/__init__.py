@@ -71,6 +71,7 @@ from jinit._src.initializers.random import uniform as uniform
 from jinit._src.initializers.registry import from_config as from_config
 from jinit._src.initializers.registry import get as get
 from jinit._src.initializers.variance_scaling import variance_scaling as variance_scaling
+from jinit._src.initializers.zero import zero_hadamard as zero_hadamard
 from jinit._src.model.ensemble import ensemble_init as ensemble_init
 from jinit._src.model.init_params import init_params as init_params
 from jinit._src.model.param_axes import ParamAxes as ParamAxes
@@ -179,6 +180,7 @@ __all__ = [
     "variance_scaling",
     "xavier_normal",
     "xavier_uniform",
+    "zero_hadamard",
     "zeros",
     "zeros_init",
 ]

@@ -68,36 +68,65 @@ CASES: tuple[Case, ...] = (
     Case("random_uniform", "random_uniform:-0.3,0.7", ALL_SHAPES, REAL),
     Case("random_normal", "random_normal:1.0,0.1", ALL_SHAPES, REAL),
     Case("trunc_normal", "trunc_normal:0.0,0.02,-0.04,0.04", ALL_SHAPES, REAL),
-    Case("trunc_normal_exact",
-         {"name": "trunc_normal",
-          "args": {"mean": 0.0, "std": 0.02, "a": -0.04, "b": 0.04, "exact_std": True}},
-         ALL_SHAPES, REAL),
+    Case(
+        "trunc_normal_exact",
+        {
+            "name": "trunc_normal",
+            "args": {"mean": 0.0, "std": 0.02, "a": -0.04, "b": 0.04, "exact_std": True},
+        },
+        ALL_SHAPES,
+        REAL,
+    ),
     *(
         Case(f"variance_scaling-{mode}-{dist}", _vs(1.5, mode, dist), ALL_SHAPES, INEXACT)
         for mode in ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
         for dist in ("truncated_normal", "normal", "uniform")
     ),
-    Case("variance_scaling-stacked", _vs(2.0, "fan_in", "normal", batch_axis=0), (STACKED,),
-         INEXACT),
+    Case(
+        "variance_scaling-stacked", _vs(2.0, "fan_in", "normal", batch_axis=0), (STACKED,), INEXACT
+    ),
     *(
         Case(name, name, ALL_SHAPES, INEXACT)
-        for name in ("glorot_normal", "glorot_uniform", "he_normal", "he_uniform",
-                     "lecun_normal", "lecun_uniform", "xavier_normal", "xavier_uniform",
-                     "kaiming_normal", "kaiming_uniform")
+        for name in (
+            "glorot_normal",
+            "glorot_uniform",
+            "he_normal",
+            "he_uniform",
+            "lecun_normal",
+            "lecun_uniform",
+            "xavier_normal",
+            "xavier_uniform",
+            "kaiming_normal",
+            "kaiming_uniform",
+        )
     ),
-    Case("torch_kaiming_normal", "torch_kaiming_normal:0.2,fan_out,leaky_relu", ALL_SHAPES,
-         INEXACT),
+    Case(
+        "torch_kaiming_normal", "torch_kaiming_normal:0.2,fan_out,leaky_relu", ALL_SHAPES, INEXACT
+    ),
     Case("torch_kaiming_uniform", "torch_kaiming_uniform:2.23606797749979", ALL_SHAPES, INEXACT),
     Case("torch_xavier_normal", f"torch_xavier_normal:{5 / 3!r}", ALL_SHAPES, INEXACT),
     Case("torch_xavier_uniform", f"torch_xavier_uniform:{2**0.5!r}", ALL_SHAPES, INEXACT),
     Case("orthogonal", "orthogonal:1.3", ALL_SHAPES, INEXACT),
-    Case("orthogonal-axis0", {"name": "orthogonal", "args": {"column_axis": 0}}, ALL_SHAPES,
-         INEXACT),
-    Case("delta_orthogonal", "delta_orthogonal", (CONV, (3, 8, 8), (3, 3, 3, 4, 4),
-                                                  (3, 3, 0, 16)), INEXACT),
+    Case(
+        "orthogonal-axis0", {"name": "orthogonal", "args": {"column_axis": 0}}, ALL_SHAPES, INEXACT
+    ),
+    Case(
+        "delta_orthogonal",
+        "delta_orthogonal",
+        (CONV, (3, 8, 8), (3, 3, 3, 4, 4), (3, 3, 0, 16)),
+        INEXACT,
+    ),
     Case("identity", "identity", (DENSE, (8, 8), (0, 8)), INEXACT, random=False),
-    Case("dirac", "dirac:2", (CONV, (3, 8, 6), (3, 3, 3, 4, 4), (3, 3, 0, 16)), INEXACT,
-         random=False),
+    Case(
+        "dirac", "dirac:2", (CONV, (3, 8, 6), (3, 3, 3, 4, 4), (3, 3, 0, 16)), INEXACT, random=False
+    ),
+    Case(
+        "zero_hadamard",
+        "zero_hadamard",
+        (DENSE, (8, 8), (16, 4), (4, 16), CONV, (0, 8)),
+        REAL,
+        random=False,
+    ),
 )
 
 

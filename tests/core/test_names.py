@@ -49,6 +49,7 @@ BAD: dict[str, Callable[[], object]] = {
     "identity": lambda: jinit.identity(0.0),
     "eye": lambda: jinit.eye()(jax.random.key(0), (2, 2, 2)),
     "dirac": lambda: jinit.dirac(groups=0),
+    "zero_hadamard": lambda: jinit.zero_hadamard(in_axis=(0, 1)),
     "torch_bias": lambda: jinit.torch_bias(fan_in=0),
     "preset": lambda: jinit.preset("pytorch"),
     "torch_preset": lambda: jinit.torch_preset(1),

@@ -53,7 +53,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import cache
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 
 import jax
 import jax.numpy as jnp
@@ -100,7 +100,8 @@ def _resolve(activation: object) -> tuple[str, Activation]:
         return activation, ACTIVATIONS[activation]
     if callable(activation):
         name = next((n for n, fn in ACTIVATIONS.items() if fn is activation), None)
-        return name or getattr(activation, "__name__", repr(activation)), activation
+        label = name or str(getattr(activation, "__name__", repr(activation)))
+        return label, cast(Activation, activation)
     raise JinitTypeError(
         f"activation must be a name in jinit.ACTIVATIONS or a callable, got {activation!r}."
     )
@@ -113,7 +114,9 @@ def _expect(values: jax.Array, weights: np.ndarray) -> jax.Array:
     return jnp.sum(jnp.asarray(weights, values.dtype) * values)
 
 
-def _length_map(phi: Activation, weight_var: jax.Array, bias_var: jax.Array) -> Callable:
+def _length_map(
+    phi: Activation, weight_var: jax.Array, bias_var: jax.Array
+) -> Callable[[jax.Array], jax.Array]:
     nodes, weights = _grid(_NODES_1D, math.inf)
 
     def length(q: jax.Array) -> jax.Array:
@@ -287,13 +290,13 @@ class MeanField:
         )
 
 
-def _check_variances(weight_var: object, bias_var: object) -> tuple[object, object]:
+def _check_variances(weight_var: object, bias_var: object) -> tuple[jax.Array, jax.Array]:
     """Validate concrete variances (traced ones pass through: vmapped phase diagrams)."""
     if not isinstance(weight_var, jax.core.Tracer):
         weight_var = check_real("weight_var", weight_var, positive=True)
     if not isinstance(bias_var, jax.core.Tracer):
         bias_var = check_real("bias_var", bias_var, nonnegative=True)
-    return weight_var, bias_var
+    return jnp.asarray(weight_var, _dtype()), jnp.asarray(bias_var, _dtype())
 
 
 def _dtype() -> jnp.dtype:
@@ -340,9 +343,7 @@ def mean_field(
       https://arxiv.org/abs/1611.01232.
     """
     name, phi = _resolve(activation)
-    weight_var, bias_var = _check_variances(weight_var, bias_var)
-    w = jnp.asarray(weight_var, _dtype())
-    b = jnp.asarray(bias_var, _dtype())
+    w, b = _check_variances(weight_var, bias_var)
     traced = isinstance(w, jax.core.Tracer) or isinstance(b, jax.core.Tracer)
     q, chi, c_star, chi_c, xi_q, xi_c = _compiled(phi)(w, b)
     if not traced and not bool(jnp.isfinite(q)):
@@ -382,9 +383,7 @@ def chi_1(
       0.5
     """
     _, phi = _resolve(activation)
-    weight_var, bias_var = _check_variances(weight_var, bias_var)
-    w = jnp.asarray(weight_var, _dtype())
-    b = jnp.asarray(bias_var, _dtype())
+    w, b = _check_variances(weight_var, bias_var)
     return _one_layer(phi, w, b)[1]
 
 
@@ -455,16 +454,18 @@ def critical_point(activation: str | Activation, bias_var: float = 0.0) -> MeanF
 
 
 @cache
-def _compiled_chi_cached(phi: Activation) -> Callable[[float, float], jax.Array]:
+def _compiled_chi_cached(phi: Activation) -> Callable[[jax.Array, jax.Array], jax.Array]:
     return jax.jit(lambda w, b: _one_layer(phi, w, b)[1])
 
 
 def _compiled_chi(phi: Activation) -> Callable[[float, float], jax.Array]:
     def run(w: float, b: float) -> jax.Array:
-        args = jnp.asarray(w, _dtype()), jnp.asarray(b, _dtype())
+        weight, bias = jnp.asarray(w, _dtype()), jnp.asarray(b, _dtype())
         try:
-            return _compiled_chi_cached(phi)(*args)
-        except TypeError:
-            return jax.jit(lambda w, b: _one_layer(phi, w, b)[1])(*args)
+            compiled = _compiled_chi_cached(phi)
+        except TypeError:  # an unhashable callable
+            compiled = jax.jit(lambda w, b: _one_layer(phi, w, b)[1])
+        result: jax.Array = compiled(weight, bias)
+        return result
 
     return run

@@ -78,7 +78,7 @@ _PRESETS = {
 
 @dataclass(frozen=True)
 class Recommendation:
-    """An initializer for an activation, and why.
+    r"""An initializer for an activation, and why.
 
     Attributes:
       initializer: the initializer (Flax's ``(in, out)``/``(..., in, out)`` kernel layout).
@@ -93,7 +93,7 @@ class Recommendation:
         ``scale``/fan_in and no bias (:func:`jinit.mean_field`): ``"ordered"``,
         ``"critical"`` or ``"chaotic"``; ``None`` when the pre-activation variance has no
         stable finite fixed point from unit-variance inputs (then it drifts with depth).
-      trainable_depth: :math:`6 \\xi_c` of that point (``inf`` at the critical point), or
+      trainable_depth: :math:`6 \xi_c` of that point (``inf`` at the critical point), or
         ``None`` with ``phase``.
     """
 

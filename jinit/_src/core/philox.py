@@ -53,7 +53,7 @@ from jinit._src.core.errors import named
 try:  # JAX >= 0.7.1 has the context manager at the top level
     from jax import enable_x64 as _x64
 except ImportError:  # pragma: no cover - older JAX
-    from jax.experimental import enable_x64 as _x64
+    from jax.experimental import enable_x64 as _x64  # type: ignore[no-redef,attr-defined]
 
 __all__ = ["KEY_IMPLS", "key_impl", "philox", "philox4x32_10"]
 

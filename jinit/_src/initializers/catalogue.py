@@ -14,6 +14,7 @@ from jinit._src.initializers import (
     orthogonal,
     random,
     variance_scaling,
+    zero,
 )
 
 __all__ = ["CATALOGUE", "Entry", "catalogue", "markdown_table"]
@@ -281,6 +282,14 @@ CATALOGUE: tuple[Entry, ...] = (
         (),
         False,
         "conv",
+    ),
+    Entry(
+        "zero_hadamard",
+        zero.zero_hadamard,
+        "structured",
+        "ZerO: I, partial I, or c·Hadamard",
+        "in ≥ out: W_ij = δ_ij; in < out: c·(−1)^popcount(i∧j), c = 2^(−(m−1)/2), m = ⌈log₂ out⌉",
+        "Zhao et al. 2022, arXiv:2110.12661",
     ),
 )
 
