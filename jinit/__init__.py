@@ -11,11 +11,18 @@ Example:
   ((784, 256), dtype('float32'))
 """
 
+from jinit._src.analysis.coord_check.run import CoordCheck as CoordCheck
+from jinit._src.analysis.coord_check.run import coord_check as coord_check
 from jinit._src.analysis.diagnose.flags import ActivationStats as ActivationStats
 from jinit._src.analysis.diagnose.flags import DiagnosisFlag as DiagnosisFlag
 from jinit._src.analysis.diagnose.flags import ParameterStats as ParameterStats
 from jinit._src.analysis.diagnose.result import Diagnosis as Diagnosis
 from jinit._src.analysis.diagnose.run import diagnose as diagnose
+from jinit._src.analysis.gradinit.run import GradInitBlock as GradInitBlock
+from jinit._src.analysis.gradinit.run import GradInitReport as GradInitReport
+from jinit._src.analysis.gradinit.run import gradinit as gradinit
+from jinit._src.analysis.jacobian import JacobianSpectrum as JacobianSpectrum
+from jinit._src.analysis.jacobian import jacobian_spectrum as jacobian_spectrum
 from jinit._src.analysis.lsuv.run import LSUVLayer as LSUVLayer
 from jinit._src.analysis.lsuv.run import LSUVReport as LSUVReport
 from jinit._src.analysis.lsuv.run import lsuv as lsuv
@@ -23,6 +30,9 @@ from jinit._src.analysis.mean_field import MeanField as MeanField
 from jinit._src.analysis.mean_field import chi_1 as chi_1
 from jinit._src.analysis.mean_field import critical_point as critical_point
 from jinit._src.analysis.mean_field import mean_field as mean_field
+from jinit._src.analysis.metainit.run import MetaInitArray as MetaInitArray
+from jinit._src.analysis.metainit.run import MetaInitReport as MetaInitReport
+from jinit._src.analysis.metainit.run import metainit as metainit
 from jinit._src.analysis.recommend import Recommendation as Recommendation
 from jinit._src.analysis.recommend import recommend as recommend
 from jinit._src.core.fans import Fans as Fans
@@ -101,15 +111,21 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "ActivationStats",
+    "CoordCheck",
     "Diagnosis",
     "DiagnosisFlag",
     "Entry",
     "Fans",
+    "GradInitBlock",
+    "GradInitReport",
     "Initializer",
+    "JacobianSpectrum",
     "KeyArray",
     "LSUVLayer",
     "LSUVReport",
     "MeanField",
+    "MetaInitArray",
+    "MetaInitReport",
     "ParamAxes",
     "ParameterStats",
     "Recommendation",
@@ -122,6 +138,7 @@ __all__ = [
     "chi_1",
     "compute_fans",
     "constant",
+    "coord_check",
     "critical_point",
     "delta_orthogonal",
     "diagnose",
@@ -136,10 +153,12 @@ __all__ = [
     "glorot_normal",
     "glorot_uniform",
     "gpt2_rules",
+    "gradinit",
     "he_normal",
     "he_uniform",
     "identity",
     "init_params",
+    "jacobian_spectrum",
     "kaiming_normal",
     "kaiming_uniform",
     "keras_preset",
@@ -148,6 +167,7 @@ __all__ = [
     "lecun_uniform",
     "lsuv",
     "mean_field",
+    "metainit",
     "mup_learning_rates",
     "mup_rules",
     "normal",

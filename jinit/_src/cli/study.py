@@ -30,7 +30,9 @@ experiments:
   deep-relu    He et al. 2015: 30-layer ReLU MLP, He vs Glorot, SGD+momentum and Adam
   deep-linear  Saxe et al. 2014: steps to the least-squares optimum vs depth, orthogonal vs Gaussian
   selu         Klambauer et al. 2017: 100 SELU layers, LeCun normal vs He
-  all          all five, each in its own sub-directory of --out
+  edge-of-chaos  Schoenholz et al. 2017: gradient slope = ln chi_1 per layer; tanh depth 60/100
+               train only near chi_1 = 1
+  all          all of them, each in its own sub-directory of --out
 
 optimizers (default learning rate): {optimizers}
 initializers: {inits}  (each also as NAME:ARGS, the factory's arguments, e.g. normal:0.02;
@@ -295,4 +297,6 @@ def _progress_total(name: str, config: MatrixConfig, quick: bool) -> int | None:
         return 4
     if name == "deep-linear":
         return 3 if quick else 6
+    if name == "edge-of-chaos":
+        return 2 if quick else 3
     return None

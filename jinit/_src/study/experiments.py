@@ -1,4 +1,4 @@
-"""The five experiments of ``jinit study`` and what each writes.
+"""The experiments of ``jinit study`` and what each writes.
 
 =============  ==============================================================================
 optimizers     initializer x optimizer matrix on a data set (the default experiment)
@@ -7,6 +7,8 @@ deep-relu      He et al. 2015: 30-layer ReLU MLP trains from He init, not from G
 deep-linear    Saxe et al. 2014: steps to the least-squares optimum vs depth, orthogonal vs
                Gaussian
 selu           Klambauer et al. 2017: 100 SELU layers self-normalize with LeCun normal
+edge-of-chaos  Schoenholz et al. 2017: gradients scale by chi_1 per layer; deep tanh nets
+               train only near chi_1 = 1
 =============  ==============================================================================
 
 Every experiment returns an :class:`ExperimentResult` (claim, measured checks, verdict) and
@@ -26,6 +28,7 @@ import numpy as np
 from jinit._src.study import plots
 from jinit._src.study.data import load_dataset
 from jinit._src.study.depth import run_deep_linear, run_deep_relu
+from jinit._src.study.edge_of_chaos import plot_edge_of_chaos, run_edge_of_chaos
 from jinit._src.study.matrix import MatrixConfig, run_matrix
 from jinit._src.study.report import ExperimentResult
 from jinit._src.study.signal import run_selu, run_signal
@@ -33,7 +36,7 @@ from jinit._src.study.store import write_csv, write_json
 
 __all__ = ["EXPERIMENTS", "quick_config", "run_experiment", "run_optimizers"]
 
-EXPERIMENTS = ("optimizers", "signal", "deep-relu", "deep-linear", "selu")
+EXPERIMENTS = ("optimizers", "signal", "deep-relu", "deep-linear", "selu", "edge-of-chaos")
 _LN10 = math.log(10.0)
 _SGD_FAMILY = ("bgd", "sgd", "minibatch", "momentum", "nesterov", "adagrad")
 _SCALED = (
@@ -206,6 +209,10 @@ def run_experiment(
             "deep linear nets: steps to near the least-squares optimum",
         )
         result.files.append("deep_linear.png")
+    elif name == "edge-of-chaos":
+        result = run_edge_of_chaos(quick=quick, seed=config.seed, on_progress=on_progress)
+        plot_edge_of_chaos(result.data, out / "edge_of_chaos.png")
+        result.files.append("edge_of_chaos.png")
     else:  # pragma: no cover - every name in EXPERIMENTS has a branch above
         raise AssertionError(name)
     write_json(out / "results.json", result.to_json())

@@ -56,6 +56,7 @@ def print_tables(result: Diagnosis, console: Console | None = None) -> None:
             _g(p.update_ratio),
         )
     console.print(params)
+    console.print(escape(result.jacobian_line()))
     for f in result.flags:
         colour = "yellow" if f.kind in ("shrinking", "growing") else "red"
         console.print(f"[bold {colour}]{escape(f.message)}[/]")

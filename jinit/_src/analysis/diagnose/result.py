@@ -21,6 +21,7 @@ from jinit._src.analysis.diagnose.flags import (
     DiagnosisFlag,
     ParameterStats,
 )
+from jinit._src.analysis.jacobian import JacobianSpectrum
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -33,9 +34,13 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _finite_dict(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _finite(v) if isinstance(v, float) else v for k, v in data.items()}
+
+
 @dataclass(frozen=True)
 class Diagnosis:
-    """What :func:`jinit.diagnose` measured, and its verdicts.
+    r"""What :func:`jinit.diagnose` measured, and its verdicts.
 
     Attributes:
       activations: per layer, in execution order.
@@ -47,6 +52,11 @@ class Diagnosis:
         that own parameters) or ``none`` (a plain function: no activations).
       classes: the number of classes :math:`C` of the default cross-entropy (the output's last
         axis); ``None`` for other losses, whose chance level is unknown.
+      jacobian: the spectrum of the input-output Jacobian on the first examples of the batch
+        (``mean`` :math:`E[s^2]`, ``spread`` :math:`\operatorname{Var}(s^2)/E[s^2]^2`, 0 for
+        dynamical isometry), or ``None`` when it is not available.
+      jacobian_note: why ``jacobian`` is ``None`` (token ids as inputs, say); ``""`` when it
+        was measured.
     """
 
     activations: tuple[ActivationStats, ...]
@@ -56,6 +66,8 @@ class Diagnosis:
     loss_name: str
     activation_source: str
     classes: int | None = None
+    jacobian: JacobianSpectrum | None = None
+    jacobian_note: str = ""
 
     @property
     def chance_loss(self) -> float:
@@ -78,12 +90,18 @@ class Diagnosis:
         """One line per flag, or ``no flags``."""
         return "\n".join(f.message for f in self.flags) if self.flags else "no flags"
 
+    def jacobian_line(self) -> str:
+        """One line on the input-output Jacobian: its spectrum, or why there is none."""
+        if self.jacobian is None:
+            return f"input-output Jacobian: {self.jacobian_note}"
+        return f"input-output {self.jacobian}"
+
     def __str__(self) -> str:
         chance = f"; chance ln {self.classes} = {self.chance_loss:.4g}" if self.classes else ""
         return (
             f"Diagnosis: {len(self.activations)} activation(s) ({self.activation_source}), "
             f"{len(self.parameters)} parameter(s), loss {self.loss:.4g} ({self.loss_name}"
-            f"{chance})\n{self.verdict()}"
+            f"{chance})\n{self.jacobian_line()}\n{self.verdict()}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,6 +112,8 @@ class Diagnosis:
             "classes": self.classes,
             "chance_loss": _finite(self.chance_loss),
             "activation_source": self.activation_source,
+            "jacobian": None if self.jacobian is None else _finite_dict(self.jacobian.to_dict()),
+            "jacobian_note": self.jacobian_note,
             "thresholds": {
                 "vanishing_ratio": rules.VANISHING_RATIO,
                 "exploding_ratio": rules.EXPLODING_RATIO,

@@ -9,7 +9,11 @@ one jitted function -- and measures:
   that owns parameters (linen ``capture_intermediates``, nnx ``nnx.capture(method_outputs=...)``);
 * **backward**: the norm :math:`\|\nabla_\theta L\|` of the gradient of a loss, per parameter;
 * **one step**: :math:`\|\Delta\theta\| / \|\theta\|`, the size of the first update of an Optax
-  optimizer relative to the parameter (about :math:`10^{-3}` is the usual healthy order).
+  optimizer relative to the parameter (about :math:`10^{-3}` is the usual healthy order);
+* **the input-output Jacobian** :math:`J = \partial y / \partial x` on the first few examples:
+  :math:`E[s^2]` and the spread :math:`\operatorname{Var}(s^2)/E[s^2]^2` of its squared singular
+  values, 0 for dynamical isometry (:mod:`jinit._src.analysis.diagnose.input_jacobian`), or the
+  reason it is not available (token ids have no input Jacobian).
 
 Layers are in execution order -- the position of their output in the traced program, not their
 names -- so ``Dense_10`` comes after ``Dense_9`` and an nnx ``head`` after its ``layers``; a
@@ -36,6 +40,7 @@ import jax.numpy as jnp
 
 from jinit._src.analysis.capture import Captured, key_parts, outvar_positions
 from jinit._src.analysis.diagnose.flags import ActivationStats, ParameterStats, flags_for
+from jinit._src.analysis.diagnose.input_jacobian import EXAMPLES, input_jacobian
 from jinit._src.analysis.diagnose.math import Loss, default_loss
 from jinit._src.analysis.diagnose.math import moments as _moments
 from jinit._src.analysis.diagnose.math import norms as _norms
@@ -179,6 +184,7 @@ def diagnose(
     labels: jax.typing.ArrayLike | None = None,
     optimizer: optax.GradientTransformation | None = None,
     activations: Literal["auto", "sown", "layers"] = "auto",
+    jacobian_examples: int = EXAMPLES,
 ) -> Diagnosis:
     r"""Measure activations, gradients and the first update of ``model`` on ``batch``.
 
@@ -219,11 +225,16 @@ def diagnose(
       activations: ``"sown"`` for the values the model sows, ``"layers"`` for the outputs of
         the modules that own parameters (a ``Dense`` layer's pre-activations), ``"auto"``
         (default) for sown values when there are any, else layers.
+      jacobian_examples: how many examples of the batch (the first ones, default 4) the input
+        Jacobian's spectrum is measured on, each applied alone; 0 skips it. Exact (an SVD per
+        example) when the Jacobian's smaller side is at most 256, else 32 Rademacher probes
+        per example (key 0) estimate it, with standard errors. Not a verdict: no flag uses it.
 
     Returns:
       A :class:`Diagnosis` with ``activations``, ``parameters``, ``flags``, ``loss`` (and
-      ``classes``, ``chance_loss`` for the default cross-entropy), ``table()``, ``plot(path)``
-      and ``to_dict()``.
+      ``classes``, ``chance_loss`` for the default cross-entropy), ``jacobian`` (a
+      :class:`~jinit._src.analysis.jacobian.JacobianSpectrum`, or ``None`` with the reason in
+      ``jacobian_note``), ``table()``, ``plot(path)`` and ``to_dict()``.
 
     Raises:
       TypeError: a model of another kind, parameters or a batch that are not arrays, integer
@@ -231,7 +242,7 @@ def diagnose(
         model output the default losses cannot take, a loss that is not a real scalar.
       ValueError: an unknown ``activations``, a batch or labels with NaN or inf, labels that fit
         no default loss (shape, class range), ``activations="sown"`` for a model that sows
-        nothing.
+        nothing, a negative ``jacobian_examples``.
 
     Example:
       >>> import flax.linen as nn, jinit
@@ -250,10 +261,20 @@ def diagnose(
       [('vanishing', 'activation std'), ('vanishing', 'gradient norm (bias)')]
       >>> d.parameters[0].path, d.parameters[0].grad_norm > 0
       ('Dense_0/bias', True)
+      >>> d.jacobian.method, d.jacobian.shape, d.jacobian.examples
+      ('exact', (3, 16), 4)
     """
     if activations not in _SOURCES:
         raise ValueError(
             f"jinit.diagnose: activations={activations!r}; expected one of {', '.join(_SOURCES)}"
+        )
+    if isinstance(jacobian_examples, bool) or not isinstance(jacobian_examples, int):
+        raise TypeError(
+            f"jinit.diagnose: jacobian_examples must be an int >= 0, got {jacobian_examples!r}"
+        )
+    if jacobian_examples < 0:
+        raise ValueError(
+            f"jinit.diagnose: jacobian_examples must be an int >= 0, got {jacobian_examples}"
         )
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"jinit.diagnose: loss_fn must be callable, got {loss_fn!r:.80}")
@@ -273,6 +294,7 @@ def diagnose(
 
     plan = _plan(setup, trainable, context, batch, activations)
     loss_name, loss = ("custom loss", loss_fn) if loss_fn else default_loss(plan.output, targets)
+    jacobian, jacobian_note = input_jacobian(setup, trainable, context, batch, jacobian_examples)
     setup = replace(setup, selected=plan.selected, loss=loss, optimizer=optimizer)
     try:
         hash(setup)
@@ -317,4 +339,6 @@ def diagnose(
         loss_name=loss_name,
         activation_source=plan.source,
         classes=classes,
+        jacobian=jacobian,
+        jacobian_note=jacobian_note,
     )

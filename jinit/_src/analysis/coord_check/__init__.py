@@ -1,0 +1,1 @@
+"""coord_check: the μP coordinate check, activation scale vs width over a few training steps."""

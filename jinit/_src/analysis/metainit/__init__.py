@@ -1,0 +1,1 @@
+"""MetaInit: weight norms tuned at initialization to minimize the gradient quotient."""
