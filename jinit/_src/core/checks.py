@@ -29,6 +29,7 @@ __all__ = [
     "check_choice",
     "check_factory_dtype",
     "check_finite_value",
+    "check_int",
     "check_interval",
     "check_real",
     "check_representable",
@@ -89,6 +90,20 @@ def check_real(
     if nonnegative and number < 0:
         raise JinitValueError(f"{name} must be >= 0, got {number!r}.")
     return number
+
+
+def check_int(name: str, value: object, low: int) -> int:
+    """Return ``value`` as an int ``>= low`` (NumPy integers accepted), or refuse it.
+
+    Raises:
+      TypeError: ``value`` is not an integer (bools are refused).
+      ValueError: ``value < low``.
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise JinitTypeError(f"{name} must be an int >= {low}, got {value!r}")
+    if value < low:
+        raise JinitValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
 
 
 def check_interval(low_name: str, low: object, high_name: str, high: object) -> tuple[float, float]:

@@ -57,7 +57,7 @@ from jinit._src.analysis.gradinit.objective import (
 )
 from jinit._src.analysis.gradinit.report import GradInitBlock, GradInitReport
 from jinit._src.analysis.gradinit.setup import check_default_loss, cross_entropy, model_functions
-from jinit._src.core.checks import check_choice, check_real
+from jinit._src.core.checks import check_choice, check_int, check_real
 from jinit._src.core.errors import JinitTypeError, JinitValueError, named
 from jinit._src.core.factory_guard import is_prng_key
 from jinit._src.core.optional import require
@@ -68,14 +68,6 @@ from jinit._src.model.plan import matcher
 from jinit._src.model.trace.program import is_array
 
 __all__ = ["GradInitBlock", "GradInitReport", "gradinit"]
-
-
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise JinitTypeError(f"{name} must be an int >= {low}, got {value!r}")
-    if value < low:
-        raise JinitValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 @named
@@ -206,9 +198,9 @@ def gradinit(
         raise JinitValueError(
             f"min_scale must lie in (0, 1] (the scales start at 1), got {min_scale!r}"
         )
-    steps = _check_int("steps", steps, 1)
+    steps = check_int("steps", steps, 1)
     if batch_size is not None:
-        batch_size = _check_int("batch_size", batch_size, 1)
+        batch_size = check_int("batch_size", batch_size, 1)
     for name, flag in (("overlap", overlap), ("progress", progress)):
         if not isinstance(flag, bool):
             raise JinitTypeError(f"{name} must be a bool, got {flag!r}")

@@ -56,7 +56,7 @@ from jinit._src.analysis.lsuv.batches import batch_source
 from jinit._src.analysis.lsuv.forward import Forward, setup
 from jinit._src.analysis.lsuv.report import LSUVLayer, LSUVReport
 from jinit._src.analysis.lsuv.trace import TracedForward
-from jinit._src.core.checks import check_choice, check_real
+from jinit._src.core.checks import check_choice, check_int, check_real
 from jinit._src.core.errors import named
 from jinit._src.core.types import KeyArray, Pattern, PyTree
 from jinit._src.initializers.orthogonal import orthogonal
@@ -109,14 +109,6 @@ def _statistics(
 
 
 # ----------------------------------------------------------------------------- lsuv
-
-
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"jinit.lsuv: {name} must be an int >= {low}, got {value!r}")
-    if value < low:
-        raise ValueError(f"jinit.lsuv: {name} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 def _matcher(pattern: object) -> Callable[[str], bool]:
@@ -231,10 +223,10 @@ def lsuv(
       Saxe, McClelland & Ganguli (2014), https://arxiv.org/abs/1312.6120
     """
     tol = check_real("tol", tol, positive=True)
-    max_iters = _check_int("max_iters", max_iters, 1)
+    max_iters = check_int("max_iters", max_iters, 1)
     bias = check_choice("bias", bias, BIAS_MODES)
     if batch_size is not None:
-        batch_size = _check_int("batch_size", batch_size, 1)
+        batch_size = check_int("batch_size", batch_size, 1)
     if not isinstance(orthogonal_init, bool):
         raise TypeError(f"jinit.lsuv: orthogonal_init must be a bool, got {orthogonal_init!r}")
     matches = _matcher(kernel_pattern)

@@ -52,7 +52,7 @@ from jinit._src.analysis.metainit.data import Loss, batch_checker, batch_stream,
 from jinit._src.analysis.metainit.model import setup
 from jinit._src.analysis.metainit.report import MetaInitArray, MetaInitReport, natural_order
 from jinit._src.analysis.metainit.step import make_update, sign_momentum
-from jinit._src.core.checks import check_real
+from jinit._src.core.checks import check_int, check_real
 from jinit._src.core.errors import JinitTypeError, JinitValueError, named
 from jinit._src.core.factory_guard import is_prng_key
 from jinit._src.core.optional import require
@@ -61,14 +61,6 @@ from jinit._src.core.types import KeyArray, Pattern, PyTree
 from jinit._src.model.plan import matcher
 
 __all__ = ["MetaInitArray", "MetaInitReport", "metainit"]
-
-
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise JinitTypeError(f"{name} must be an int >= {low}, got {value!r}")
-    if value < low:
-        raise JinitValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 @named
@@ -170,7 +162,7 @@ def metainit(
       NeurIPS, https://papers.nips.cc/paper/2019/hash/876e8108f87eb61877c6263228b67256-Abstract.html;
       Bernstein et al. (2018), signSGD, https://arxiv.org/abs/1802.04434
     """
-    steps = _check_int("steps", steps, 1)
+    steps = check_int("steps", steps, 1)
     lr = check_real("lr", lr, positive=True)
     momentum = check_real("momentum", momentum, nonnegative=True)
     if momentum >= 1:
@@ -180,7 +172,7 @@ def metainit(
     if min_scale > 1:
         raise JinitValueError(f"min_scale must be in (0, 1], got {min_scale!r}")
     if batch_size is not None:
-        batch_size = _check_int("batch_size", batch_size, 1)
+        batch_size = check_int("batch_size", batch_size, 1)
     if not isinstance(progress, bool):
         raise JinitTypeError(f"progress must be a bool, got {progress!r}")
     if loss is not None and not callable(loss):
