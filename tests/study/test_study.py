@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,10 @@ import numpy as np
 import pytest
 
 from jinit._src.cli.main import main
+from jinit._src.cli.study import _progress_total
 from jinit._src.core.gain import ACTIVATIONS
 from jinit._src.study import matrix, store, training
+from jinit._src.study.adaptive import PHASES, QUICK, RELU_METHODS, TANH_METHODS
 from jinit._src.study.data import DATASETS, load_dataset
 from jinit._src.study.experiments import EXPERIMENTS, quick_config, run_experiment
 from jinit._src.study.inits import INITIALIZERS, resolve_init
@@ -525,7 +528,15 @@ def quick(name: str, out: Path) -> ExperimentResult:
 
 
 def test_unknown_experiment_raises_before_writing(tmp_path: Path) -> None:
-    assert EXPERIMENTS == ("optimizers", "signal", "deep-relu", "deep-linear", "selu")
+    assert EXPERIMENTS == (
+        "optimizers",
+        "signal",
+        "deep-relu",
+        "deep-linear",
+        "selu",
+        "edge-of-chaos",
+        "adaptive",
+    )
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="unknown experiment 'deep'; expected one of optimizers"):
         run_experiment("deep", out, config=MatrixConfig())
@@ -606,6 +617,54 @@ def test_deep_relu_he(tmp_path: Path) -> None:
     # Adam partly rescues Glorot: measured 1.26, 1.04 below Glorot + momentum (required > 0.5)
     assert final["glorot_normal", "momentum"] - final["glorot_normal", "adam"] > 0.5
     assert (tmp_path / "cells" / "he_normal__momentum.json").is_file()
+
+
+def test_adaptive_gradinit_lsuv_metainit(tmp_path: Path) -> None:
+    # ~20 s on 2 cores, nearly all of it compiling GradInit's second-order update of the
+    # 30-layer net and MetaInit's third-order one of the 20-layer net
+    result = quick("adaptive", tmp_path)
+    assert result.files == ["results.json", "adaptive.png"]
+    data = strict_json(tmp_path / "results.json")["data"]
+    assert data["setup"] == asdict(QUICK) and data["seed"] == 0
+    assert _progress_total("adaptive", MatrixConfig(), True) == len(PHASES)  # the progress bar
+    relu, tanh = data["relu"], data["tanh"]
+    # every method ran and was trained: one curve per seed, evaluated at 0, 50, ..., 200
+    assert relu["steps"] == tanh["steps"] == [0, 50, 100, 150, 200]
+    for net, methods in ((relu, RELU_METHODS), (tanh, TANH_METHODS)):
+        for field in ("train_loss", "final_train_loss", "test_accuracy"):
+            assert list(net[field]) == list(methods)
+        for method in methods:
+            (curve,) = net["train_loss"][method]
+            assert len(curve) == 5 and net["final_train_loss"][method] == [curve[-1]]
+    # the quick run keeps the stall checks and those at initialization, not the four "trains"
+    # checks (200 steps at width 32 do not train even He: measured 1.62)
+    assert [c.description.split(":")[0] for c in result.checks] == [
+        "Glorot + momentum",
+        "0.5 x LeCun + momentum",
+        "GradInit",
+        "LSUV",
+        "MetaInit",
+        "MetaInit",
+    ]
+    # both base inits stay at ln 10 (measured 2.30251 each: within 1e-4; allowed 1e-3)
+    final = {**relu["final_train_loss"], **tanh["final_train_loss"]}
+    assert abs(final["Glorot"][0] - LN10) < 1e-3 and abs(final["0.5 x LeCun"][0] - LN10) < 1e-3
+    # GradInit: 31 kernel scales (30 hidden and the read-out), all raised towards √2 (measured
+    # 1.27 .. 1.37, median 1.346: 50 Adam steps of 0.01 can move a scale by at most ~0.5)
+    (grad,) = relu["gradinit"]["kernel_scales"]
+    assert len(grad) == 31 and min(grad) > 1
+    assert relu["gradinit"]["median_kernel_scale"] == [float(np.median(grad))]
+    # LSUV: 31 factors in forward order, all layers converged, hidden median √2 (measured
+    # 1.416; the check allows ± 0.1, see adaptive.py)
+    (factors,) = relu["lsuv"]["kernel_scales"]
+    assert len(factors) == 31 and relu["lsuv"]["converged"] == [True]
+    assert relu["lsuv"]["median_hidden_scale"] == [float(np.median(factors[1:-1]))]
+    # MetaInit: GQ 1.064 -> 0.293 (x0.276) on its first batch over 100 steps; the ratio is the
+    # report's after / before (float rounding only), 20 kernels, the norms grown (median 2.14)
+    meta = tanh["metainit"]
+    assert meta["ratio"][0] == pytest.approx(meta["gq_after"][0] / meta["gq_before"][0], rel=1e-12)
+    assert meta["trajectory"][0][0] == meta["gq_before"][0] and len(meta["trajectory"][0]) == 100
+    assert len(meta["kernel_scales"][0]) == 20 and meta["median_scale"][0] > 1
 
 
 def test_optimizers_matrix(tmp_path: Path) -> None:

@@ -32,6 +32,9 @@ experiments:
   selu         Klambauer et al. 2017: 100 SELU layers, LeCun normal vs He
   edge-of-chaos  Schoenholz et al. 2017: gradient slope = ln chi_1 per layer; tanh depth 60/100
                train only near chi_1 = 1
+  adaptive     GradInit (Zhu et al. 2021) and LSUV (Mishkin & Matas 2016) train a 30-layer
+               Glorot ReLU MLP; MetaInit (Dauphin & Schoenholz 2019) halves the gradient
+               quotient of a 20-layer 0.5 x LeCun tanh MLP and trains it
   all          all of them, each in its own sub-directory of --out
 
 optimizers (default learning rate): {optimizers}
@@ -299,4 +302,6 @@ def _progress_total(name: str, config: MatrixConfig, quick: bool) -> int | None:
         return 3 if quick else 6
     if name == "edge-of-chaos":
         return 2 if quick else 3
+    if name == "adaptive":
+        return 5  # the PHASES of jinit._src.study.adaptive
     return None

@@ -9,6 +9,9 @@ deep-linear    Saxe et al. 2014: steps to the least-squares optimum vs depth, or
 selu           Klambauer et al. 2017: 100 SELU layers self-normalize with LeCun normal
 edge-of-chaos  Schoenholz et al. 2017: gradients scale by chi_1 per layer; deep tanh nets
                train only near chi_1 = 1
+adaptive       Zhu et al. 2021, Mishkin & Matas 2016, Dauphin & Schoenholz 2019: GradInit and
+               LSUV train a 30-layer Glorot ReLU MLP (kernel scales near √2), MetaInit halves
+               the gradient quotient of a 20-layer 0.5 x LeCun tanh MLP and trains it
 =============  ==============================================================================
 
 Every experiment returns an :class:`ExperimentResult` (claim, measured checks, verdict) and
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from jinit._src.study import plots
+from jinit._src.study.adaptive import plot_adaptive, run_adaptive
 from jinit._src.study.data import load_dataset
 from jinit._src.study.depth import run_deep_linear, run_deep_relu
 from jinit._src.study.edge_of_chaos import plot_edge_of_chaos, run_edge_of_chaos
@@ -36,7 +40,15 @@ from jinit._src.study.store import write_csv, write_json
 
 __all__ = ["EXPERIMENTS", "quick_config", "run_experiment", "run_optimizers"]
 
-EXPERIMENTS = ("optimizers", "signal", "deep-relu", "deep-linear", "selu", "edge-of-chaos")
+EXPERIMENTS = (
+    "optimizers",
+    "signal",
+    "deep-relu",
+    "deep-linear",
+    "selu",
+    "edge-of-chaos",
+    "adaptive",
+)
 _LN10 = math.log(10.0)
 _SGD_FAMILY = ("bgd", "sgd", "minibatch", "momentum", "nesterov", "adagrad")
 _SCALED = (
@@ -213,6 +225,10 @@ def run_experiment(
         result = run_edge_of_chaos(quick=quick, seed=config.seed, on_progress=on_progress)
         plot_edge_of_chaos(result.data, out / "edge_of_chaos.png")
         result.files.append("edge_of_chaos.png")
+    elif name == "adaptive":
+        result = run_adaptive(quick=quick, seed=config.seed, on_progress=on_progress)
+        plot_adaptive(result.data, out / "adaptive.png")
+        result.files.append("adaptive.png")
     else:  # pragma: no cover - every name in EXPERIMENTS has a branch above
         raise AssertionError(name)
     write_json(out / "results.json", result.to_json())
