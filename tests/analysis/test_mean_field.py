@@ -66,7 +66,8 @@ def test_published_tanh_values() -> None:
     # scale xi_c peaks there, ~16 at 1.5 and ~25 at 2.0 (read off their Fig. 3, ~5%)
     point = critical_point("tanh", bias_var=0.05)
     assert float(point.weight_var) == pytest.approx(1.76, abs=0.01)
-    assert point.phase == "critical" and point.trainable_depth == math.inf
+    # |chi_1 - 1| <= 1e-4 at the critical point: 6 xi_c = -6 / ln chi_1 >= 6e4
+    assert point.phase == "critical" and point.trainable_depth > 6e4
     assert float(mean_field("tanh", 1.5, 0.05).xi_c) == pytest.approx(16, rel=0.05)
     assert float(mean_field("tanh", 2.0, 0.05).xi_c) == pytest.approx(25, rel=0.05)
 
@@ -87,13 +88,12 @@ def test_relu_chi_1_is_half_the_weight_variance_and_critical_at_two() -> None:
 def test_selu_critical_point_is_where_the_zero_fixed_point_loses_stability() -> None:
     # SELU(0) = 0, so q* = 0 while stable; there chi_1 = sigma_w^2 E[selu'(0 * z)^2] =
     # sigma_w^2 * lambda^2 (1 + alpha^2) / 2, which is 1 at sigma_w^2 = 2 / (lambda^2 (1 + alpha^2))
-    # (0.476771). Just above it chi_1 departs from 1 only at second order (SciPy quadrature:
-    # chi_1 - 1 < 1e-6 up to sigma_w^2 = 0.477), so bisecting chi_1 = 1 in float32 lands
-    # within ~3e-4 of it: tolerance 1e-3
+    # (0.476772). mean_field works in float64, where the bisection on chi_1 = 1 lands within
+    # 1e-5 of it (measured 3e-6; in float32 it was 2.9e-4, chi_1 - 1 being < 1e-6 up to 0.477)
     lam, alpha = 1.0507009873554805, 1.6732632423543772
     expected = 2 / (lam**2 * (1 + alpha**2))
     point = critical_point("selu")
-    assert float(point.weight_var) == pytest.approx(expected, rel=1e-3)
+    assert float(point.weight_var) == pytest.approx(expected, rel=1e-5)
     assert float(point.chi_1) == pytest.approx(1.0, abs=1e-4)
 
 
@@ -158,3 +158,23 @@ def test_refusals() -> None:
         mean_field("relu", 2.5)
     with pytest.raises(ValueError, match=r"^jinit\.critical_point: 'gelu'.*no critical point"):
         critical_point("gelu")
+
+
+def test_chaotic_just_past_the_edge_without_bias() -> None:
+    # tanh, sigma_b^2 = 0: just past sigma_w^2 = 1 the network is chaotic and, tanh being odd,
+    # c* = 0 is the stable correlation; the correlation map's gap near c = 1 is ~1e-8 there,
+    # below float32's resolution, so a float32 computation put these points at c* = 1 with
+    # xi_c = inf (found by the notebook). Reference: the independent quadrature above.
+    for weight_var in (1.2, 1.3):
+        point = mean_field("tanh", weight_var, 0.0)
+        assert point.phase == "chaotic"
+        assert abs(float(point.c_star)) < 1e-6
+        want = _reference_chi_c_at_zero(weight_var)
+        assert float(point.xi_c) == pytest.approx(-1 / math.log(want), rel=3e-3)
+
+
+def _reference_chi_c_at_zero(weight_var: float) -> float:
+    """chi_c at c* = 0 for tanh without bias: sigma_w^2 E[tanh'(u)]^2 at the reference q*."""
+    q = brentq(lambda q: weight_var * np.sum(_W * np.tanh(np.sqrt(q) * _Z) ** 2) - q, 1e-6, 10)
+    mean_slope = np.sum(_W / np.cosh(np.sqrt(q) * _Z) ** 2)
+    return weight_var * mean_slope**2

@@ -63,6 +63,7 @@ from jax import lax
 from jinit._src.core.checks import check_real
 from jinit._src.core.errors import JinitTypeError, JinitValueError, named
 from jinit._src.core.gain import ACTIVATIONS, _nodes
+from jinit._src.core.optional import enable_x64 as _x64
 from jinit._src.core.types import Initializer
 from jinit._src.initializers.constant import zeros_init
 from jinit._src.initializers.random import normal
@@ -208,19 +209,36 @@ def _correlation(
 
 
 def _arrays(phi: Activation, weight_var: jax.Array, bias_var: jax.Array) -> tuple[jax.Array, ...]:
-    q, chi, slope = _one_layer(phi, weight_var, bias_var)
-    safe_q = jnp.where(jnp.isfinite(q), jnp.maximum(q, _TINY_Q), 1.0)
-    c_star, chi_c = _correlation(phi, weight_var, bias_var, safe_q, chi)
-    xi_q = -1.0 / jnp.log(slope)
-    xi_c = -1.0 / jnp.log(chi_c)
-    return (
-        q,
-        chi,
-        c_star,
-        chi_c,
-        jnp.where(xi_q < 0, jnp.inf, xi_q),
-        jnp.where(xi_c < 0, jnp.inf, xi_c),
-    )
+    """Every field, computed in float64 (x64 on for these operations only), in the input dtype.
+
+    Float32 cannot resolve the correlation map near c = 1 (its gap there is ~1e-8 just past the
+    edge of chaos), which would put chaotic points at c* = 1; float64 does.
+    """
+    dtype = jnp.result_type(weight_var)
+    with _x64(True):
+        w, b = (jnp.asarray(v, jnp.float64) for v in (weight_var, bias_var))
+        q, chi, slope = _one_layer(phi, w, b)
+        safe_q = jnp.where(jnp.isfinite(q), jnp.maximum(q, _TINY_Q), 1.0)
+        c_star, chi_c = _correlation(phi, w, b, safe_q, chi)
+        xi_q = -1.0 / jnp.log(slope)
+        xi_c = -1.0 / jnp.log(chi_c)
+        fields = (
+            q,
+            chi,
+            c_star,
+            chi_c,
+            jnp.where(xi_q < 0, jnp.inf, xi_q),
+            jnp.where(xi_c < 0, jnp.inf, xi_c),
+        )
+        return tuple(field.astype(dtype) for field in fields)
+
+
+def _chi_1(phi: Activation, weight_var: jax.Array, bias_var: jax.Array) -> jax.Array:
+    """chi_1 alone, in float64 like :func:`_arrays`, returned in the input dtype."""
+    dtype = jnp.result_type(weight_var)
+    with _x64(True):
+        w, b = (jnp.asarray(v, jnp.float64) for v in (weight_var, bias_var))
+        return _one_layer(phi, w, b)[1].astype(dtype)
 
 
 # ----------------------------------------------------------------------------- the result
@@ -384,7 +402,7 @@ def chi_1(
     """
     _, phi = _resolve(activation)
     w, b = _check_variances(weight_var, bias_var)
-    return _one_layer(phi, w, b)[1]
+    return _chi_1(phi, w, b)
 
 
 @named
@@ -455,7 +473,7 @@ def critical_point(activation: str | Activation, bias_var: float = 0.0) -> MeanF
 
 @cache
 def _compiled_chi_cached(phi: Activation) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    return jax.jit(lambda w, b: _one_layer(phi, w, b)[1])
+    return jax.jit(lambda w, b: _chi_1(phi, w, b))
 
 
 def _compiled_chi(phi: Activation) -> Callable[[float, float], jax.Array]:
@@ -464,7 +482,7 @@ def _compiled_chi(phi: Activation) -> Callable[[float, float], jax.Array]:
         try:
             compiled = _compiled_chi_cached(phi)
         except TypeError:  # an unhashable callable
-            compiled = jax.jit(lambda w, b: _one_layer(phi, w, b)[1])
+            compiled = jax.jit(lambda w, b: _chi_1(phi, w, b))
         result: jax.Array = compiled(weight, bias)
         return result
 

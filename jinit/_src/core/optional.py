@@ -12,7 +12,12 @@ import importlib
 import sys
 from types import ModuleType
 
-__all__ = ["EXTRAS", "loaded", "require"]
+__all__ = ["EXTRAS", "enable_x64", "loaded", "require"]
+
+try:  # JAX >= 0.7.1 has the context manager at the top level
+    from jax import enable_x64
+except ImportError:  # pragma: no cover - older JAX
+    from jax.experimental import enable_x64  # type: ignore[no-redef,attr-defined]
 
 #: Which extra of ``pip install 'jinit[...]'`` brings each optional dependency.
 EXTRAS = {

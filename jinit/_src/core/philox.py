@@ -49,11 +49,7 @@ from jax import lax
 from jax.extend.random import define_prng_impl
 
 from jinit._src.core.errors import named
-
-try:  # JAX >= 0.7.1 has the context manager at the top level
-    from jax import enable_x64 as _x64
-except ImportError:  # pragma: no cover - older JAX
-    from jax.experimental import enable_x64 as _x64  # type: ignore[no-redef,attr-defined]
+from jinit._src.core.optional import enable_x64 as _x64
 
 __all__ = ["KEY_IMPLS", "key_impl", "philox", "philox4x32_10"]
 
