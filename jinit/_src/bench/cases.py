@@ -175,6 +175,7 @@ CASES: tuple[Case, ...] = (
     Case("torch_xavier_uniform", (), "xavier_uniform_", anchored=False),
     Case("identity", (), "eye_", anchored=False),
     Case("dirac", (), "dirac_", anchored=False, layout="conv"),
+    Case("zero_hadamard", (), None, anchored=False),
 )
 
 _CASE_BY_NAME = {case.name: case for case in CASES}

@@ -290,6 +290,9 @@ CATALOGUE: tuple[Entry, ...] = (
         "ZerO: I, partial I, or c·Hadamard",
         "in ≥ out: W_ij = δ_ij; in < out: c·(−1)^popcount(i∧j), c = 2^(−(m−1)/2), m = ⌈log₂ out⌉",
         "Zhao et al. 2022, arXiv:2110.12661",
+        (),
+        False,
+        "matrix",
     ),
 )
 
