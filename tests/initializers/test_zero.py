@@ -49,6 +49,20 @@ def test_torch_layout_and_conv_kernels() -> None:
     assert float(jnp.abs(conv).sum()) == pytest.approx(float(jnp.abs(flax_kernel).sum()))
 
 
+def test_stacked_layers_each_get_the_matrix() -> None:
+    key = jax.random.key(0)
+    single = jinit.zero_hadamard()(key, (8, 16))
+    stacked = jinit.zero_hadamard(batch_axis=0)(key, (5, 8, 16))
+    for layer in range(5):
+        np.testing.assert_array_equal(stacked[layer], single)
+    # without batch_axis the leading axis is read as a 1-D convolution window: centre only
+    window = jinit.zero_hadamard()(key, (5, 8, 16))
+    np.testing.assert_array_equal(window[2], single)
+    assert float(jnp.abs(window[0]).sum()) == 0.0
+    with pytest.raises(ValueError, match=r"^jinit\.zero_hadamard: batch_axis \(1,\) must not"):
+        jinit.zero_hadamard(batch_axis=1)(key, (5, 8, 16))
+
+
 def test_refusals() -> None:
     with pytest.raises(TypeError, match=r"^jinit\.zero_hadamard: in_axis must be a single int"):
         jinit.zero_hadamard(in_axis=(0, 1))

@@ -57,7 +57,11 @@ def zero_matrix(fan_in: int, fan_out: int, dtype: DTypeLike = jnp.float32) -> ja
 
 @initializer_factory(kinds=FLOAT)
 def zero_hadamard(
-    *, in_axis: Axes = -2, out_axis: Axes = -1, dtype: DTypeLike | None = None
+    *,
+    in_axis: Axes = -2,
+    out_axis: Axes = -1,
+    batch_axis: Axes = (),
+    dtype: DTypeLike | None = None,
 ) -> Draw:
     r"""Build the ZerO initializer (Zhao et al. 2022): identity, partial identity or Hadamard.
 
@@ -67,12 +71,15 @@ def zero_hadamard(
     first ``in`` rows and ``out`` columns, :math:`m = \lceil\log_2 \text{out}\rceil`,
     :math:`c = 2^{-(m-1)/2}` (see the module docstring). A convolution kernel ``(*window, in,
     out)`` gets that matrix at the window centre :math:`(k-1)//2` and zeros elsewhere (as
-    :func:`jinit.dirac`), so a ``"SAME"`` convolution starts as the same channel map.
+    :func:`jinit.dirac`), so a ``"SAME"`` convolution starts as the same channel map. A
+    stacked kernel ``(layers, in, out)`` (``nn.scan``, ``vmap``-ed layers) looks like a 1-D
+    convolution: pass ``batch_axis=0`` so every layer gets the full matrix.
 
     Args:
       in_axis: the input axis (one int); ``in_axis=1, out_axis=0`` for PyTorch's
         ``(out, in, *window)``.
       out_axis: the output axis (one int).
+      batch_axis: axes of independent layers (an int or a tuple); each gets the same matrix.
       dtype: default dtype (float).
 
     Returns:
@@ -97,6 +104,7 @@ def zero_hadamard(
         if not isinstance(checked, int):
             raise JinitTypeError(f"{name} must be a single int, got {value!r}.")
         axes[name] = checked
+    batch = check_axes("batch_axis", batch_axis)
     del dtype  # held by the initializer
 
     def draw(
@@ -106,8 +114,19 @@ def zero_hadamard(
             raise JinitValueError(f"needs a kernel of rank >= 2 (..., in, out), got {dims}.")
         (i_ax,) = normalize_axes("in_axis", axes["in_axis"], len(dims))
         (o_ax,) = normalize_axes("out_axis", axes["out_axis"], len(dims))
+        stacked = normalize_axes("batch_axis", batch, len(dims))
         if i_ax == o_ax:
             raise JinitValueError(f"in_axis and out_axis must differ, both are axis {i_ax}.")
+        if {i_ax, o_ax} & set(stacked):
+            raise JinitValueError(
+                f"batch_axis {tuple(stacked)} must not contain in_axis {i_ax} or out_axis {o_ax}."
+            )
+        if stacked:  # one layer's kernel, repeated along the batch axes
+            inner = tuple(d for axis, d in enumerate(dims) if axis not in stacked)
+            i_in, o_in = (axis - sum(b < axis for b in stacked) for axis in (i_ax, o_ax))
+            layer = zero_hadamard(in_axis=i_in, out_axis=o_in)(key, inner, resolved)
+            layer = jnp.expand_dims(layer, tuple(sorted(stacked)))
+            return place(jnp.broadcast_to(layer, dims), out_sharding)
         matrix = zero_matrix(dims[i_ax], dims[o_ax], resolved)
         if i_ax > o_ax:
             matrix = matrix.T
