@@ -36,7 +36,7 @@ import jinit
 from jinit._src.analysis.diagnose.flags import ActivationStats, flags_for
 from jinit._src.analysis.diagnose.result import Diagnosis
 from jinit._src.analysis.diagnose.run import diagnose
-from jinit._src.analysis.jacobian import jacobian_spectrum as jinit_spectrum
+from jinit._src.analysis.jacobian.run import jacobian_spectrum as jinit_spectrum
 from jinit._src.cli.main import main
 from jinit._src.core.gain import ACTIVATIONS
 from jinit._src.study.data import DATASETS, load_dataset

@@ -25,7 +25,7 @@ import pytest
 from jax import lax
 
 import jinit
-from jinit._src.analysis.jacobian import JacobianSpectrum, jacobian_spectrum
+from jinit._src.analysis.jacobian.run import JacobianSpectrum, jacobian_spectrum
 
 WIDTH, DEPTHS, NETS = 400, (8, 32), 4
 

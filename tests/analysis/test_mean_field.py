@@ -18,7 +18,7 @@ import pytest
 from scipy.optimize import brentq
 
 import jinit
-from jinit._src.analysis.mean_field import chi_1, critical_point, mean_field
+from jinit._src.analysis.mean_field.run import chi_1, critical_point, mean_field
 
 _Z, _W = np.polynomial.hermite_e.hermegauss(120)
 _W = _W / _W.sum()  # expectations against N(0, 1)

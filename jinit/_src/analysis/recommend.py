@@ -41,7 +41,7 @@ from typing import Literal, TypeAlias, get_args
 
 import jax
 
-from jinit._src.analysis.mean_field import Phase, mean_field
+from jinit._src.analysis.mean_field.run import Phase, mean_field
 from jinit._src.core.checks import check_choice, check_real
 from jinit._src.core.errors import JinitValueError, named
 from jinit._src.core.gain import ACTIVATIONS, gain, second_moment

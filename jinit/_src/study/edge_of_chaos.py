@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jinit._src.analysis.mean_field import critical_point, mean_field
+from jinit._src.analysis.mean_field.run import critical_point, mean_field
 from jinit._src.study.data import load_dataset
 from jinit._src.study.report import ExperimentResult
 

@@ -2,7 +2,7 @@ r"""The input-output Jacobian spectrum :func:`jinit.diagnose` reports, or why it
 
 On the first ``examples`` examples of the batch, each applied alone (a batch of one), the model's
 input-output Jacobian :math:`J = \partial y / \partial x` at the parameters given, by
-:func:`jinit._src.analysis.jacobian.spectrum`: :math:`E[s^2]` and the spread
+:func:`jinit._src.analysis.jacobian.run.spectrum`: :math:`E[s^2]` and the spread
 :math:`\operatorname{Var}(s^2)/E[s^2]^2` of its squared singular values, pooled over the
 examples. Exact (an SVD) when :math:`\min(m, n) \le` :data:`EXACT_MAX`, else
 :data:`PROBES` Rademacher probes per example with key 0. The compilation is cached on the model,
@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from jinit._src.analysis.diagnose.models import Setup, forward
-from jinit._src.analysis.jacobian import JacobianSpectrum, spectrum
+from jinit._src.analysis.jacobian.run import JacobianSpectrum, spectrum
 from jinit._src.core.errors import JinitError
 from jinit._src.core.types import PyTree
 

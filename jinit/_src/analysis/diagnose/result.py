@@ -21,7 +21,7 @@ from jinit._src.analysis.diagnose.flags import (
     DiagnosisFlag,
     ParameterStats,
 )
-from jinit._src.analysis.jacobian import JacobianSpectrum
+from jinit._src.analysis.jacobian.run import JacobianSpectrum
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -233,7 +233,7 @@ def diagnose(
     Returns:
       A :class:`Diagnosis` with ``activations``, ``parameters``, ``flags``, ``loss`` (and
       ``classes``, ``chance_loss`` for the default cross-entropy), ``jacobian`` (a
-      :class:`~jinit._src.analysis.jacobian.JacobianSpectrum`, or ``None`` with the reason in
+      :class:`~jinit._src.analysis.jacobian.result.JacobianSpectrum`, or ``None`` with the reason in
       ``jacobian_note``), ``table()``, ``plot(path)`` and ``to_dict()``.
 
     Raises:

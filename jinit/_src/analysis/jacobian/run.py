@@ -51,17 +51,24 @@ References:
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, get_args
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit._src.analysis.jacobian.compute import (
+    compiled,
+    exact,
+    exact_cached,
+    randomized,
+    randomized_cached,
+)
+from jinit._src.analysis.jacobian.result import JacobianSpectrum, from_probes, from_values
 from jinit._src.core.checks import check_choice
 from jinit._src.core.errors import JinitTypeError, JinitValueError, named
 from jinit._src.core.factory_guard import is_prng_key
@@ -74,132 +81,6 @@ Method: TypeAlias = Literal["auto", "exact", "randomized"]
 METHODS: tuple[Method, ...] = get_args(Method)
 
 _NO_PARAMS = object()
-
-
-@dataclass(frozen=True)
-class JacobianSpectrum:
-    r"""The moments of a Jacobian's squared singular values (see the module documentation).
-
-    Attributes:
-      method: ``"exact"`` (SVD) or ``"randomized"`` (Hutchinson probes).
-      shape: ``(m, n)``, outputs by inputs, of one example's (flattened) Jacobian.
-      examples: how many inputs the spectrum pools (1 unless ``batched``).
-      probes: Rademacher probes per example (0 for ``"exact"``).
-      mean: :math:`E[s^2]`, over the :math:`k = \min(m, n)` singular values of every example.
-      second_moment: :math:`E[s^4]`.
-      spread: :math:`\operatorname{Var}(s^2)/E[s^2]^2`.
-      max: the largest :math:`s^2` (``None`` for ``"randomized"``: unknown).
-      min: the smallest :math:`s^2` (``None`` for ``"randomized"``).
-      mean_stderr: the standard error of ``mean`` (0.0 for ``"exact"``).
-      spread_stderr: the standard error of ``spread`` (0.0 for ``"exact"``).
-      squared_singular_values: ``(examples, k)``, each row descending (``"exact"``), or
-        ``None``.
-    """
-
-    method: str
-    shape: tuple[int, int]
-    examples: int
-    probes: int
-    mean: float
-    second_moment: float
-    spread: float
-    max: float | None
-    min: float | None
-    mean_stderr: float = 0.0
-    spread_stderr: float = 0.0
-    squared_singular_values: np.ndarray | None = field(default=None, compare=False, repr=False)
-
-    def __str__(self) -> str:
-        m, n = self.shape
-        how = "exact" if self.method == "exact" else f"randomized, {self.probes} probes"
-        mean, spread = f"{self.mean:.4g}", f"{self.spread:.4g}"
-        if self.method != "exact":
-            mean += f" ± {self.mean_stderr:.2g}"
-            spread += f" ± {self.spread_stderr:.2g}"
-        bounds = "" if self.max is None else f", s² in [{self.min:.3g}, {self.max:.3g}]"
-        return (
-            f"Jacobian {m}×{n} ({how}, {self.examples} example(s)): E[s²] = {mean}, "
-            f"Var(s²)/E[s²]² = {spread}{bounds}"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The figures as JSON-serializable builtins (the singular values left out)."""
-        return {
-            "method": self.method,
-            "shape": list(self.shape),
-            "examples": self.examples,
-            "probes": self.probes,
-            "mean": self.mean,
-            "second_moment": self.second_moment,
-            "spread": self.spread,
-            "max": self.max,
-            "min": self.min,
-            "mean_stderr": self.mean_stderr,
-            "spread_stderr": self.spread_stderr,
-        }
-
-
-# ----------------------------------------------------------------------------- the jitted parts
-
-
-def _flat(f: Callable[..., Any], params: Any, shape: tuple[int, ...], batched: bool) -> Any:
-    """One example's map, flattened: ``R^n -> R^m`` (a batch of one when ``batched``)."""
-
-    def g(z: jax.Array) -> jax.Array:
-        example = z.reshape(shape)
-        return jnp.ravel(f(params, example[None] if batched else example)).astype(z.dtype)
-
-    return g
-
-
-def _exact(f: Any, batched: bool, params: Any, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Per example the singular values of J, descending, and whether J is finite."""
-
-    def one(example: jax.Array) -> tuple[jax.Array, jax.Array]:
-        g = _flat(f, params, example.shape, batched)
-        z = example.ravel()
-        m = jax.eval_shape(g, z).size
-        jac = (jax.jacfwd if z.size <= m else jax.jacrev)(g)(z)
-        return jnp.linalg.svd(jac, compute_uv=False), jnp.isfinite(jac).all()
-
-    return jax.vmap(one)(x) if batched else jax.tree.map(lambda a: a[None], one(x))
-
-
-def _randomized(
-    f: Any, batched: bool, probes: int, params: Any, x: jax.Array, key: KeyArray
-) -> jax.Array:
-    """``(examples, probes, 4)``: peak and scaled square sum of :math:`Jv` and :math:`J^TJv`."""
-
-    def norm2(u: jax.Array) -> jax.Array:  # ‖u‖² as (peak, sum((u/peak)²)): no overflow
-        peak = jnp.max(jnp.abs(u), initial=0.0)
-        safe = jnp.where(peak > 0, peak, 1.0)
-        return jnp.stack([peak, jnp.sum((u / safe) ** 2)])
-
-    def one(example: jax.Array, k: KeyArray) -> jax.Array:
-        z = example.ravel()
-        _, lin = jax.linearize(_flat(f, params, example.shape, batched), z)
-        transpose = jax.linear_transpose(lin, z)
-        v = jax.random.rademacher(k, (probes, z.size), z.dtype)
-        jv = jax.vmap(lin)(v)
-        (jtjv,) = jax.vmap(transpose)(jv)
-        return jnp.concatenate([jax.vmap(norm2)(jv), jax.vmap(norm2)(jtjv)], axis=1)
-
-    if batched:
-        return jax.vmap(one)(x, jax.random.split(key, x.shape[0]))
-    return one(x, key)[None]
-
-
-_exact_cached = jax.jit(_exact, static_argnums=(0, 1))
-_randomized_cached = jax.jit(_randomized, static_argnums=(0, 1, 2))
-
-
-def _compiled(cached: Any, plain: Callable[..., Any], *static: Any) -> Callable[..., Any]:
-    """The cached jit keyed on ``static`` (the function included), or a one-off jit."""
-    try:
-        hash(static)
-    except TypeError:  # an unhashable function: compile for this call only
-        return jax.jit(functools.partial(plain, *static))
-    return functools.partial(cached, *static)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -262,53 +143,6 @@ def _outputs(f: Any, params: Any, x: jax.Array, batched: bool) -> int:
     return int(out.size)
 
 
-# ----------------------------------------------------------------------------- the spectrum
-
-
-def _from_values(s: np.ndarray, shape: tuple[int, int]) -> JacobianSpectrum:
-    s2 = s.astype(np.float64) ** 2
-    mean = float(s2.mean())
-    if mean == 0:
-        raise JinitValueError(
-            "the Jacobian is zero at x (every singular value is 0), so its spread is "
-            "undefined; check that fn depends on x there (a zero-initialized output layer?)."
-        )
-    second = float((s2**2).mean())
-    spread = float(((s2 - mean) ** 2).mean() / mean**2)
-    return JacobianSpectrum(
-        "exact", shape, s2.shape[0], 0, mean, second, spread, float(s2.max()),
-        float(s2.min()), squared_singular_values=s2,
-    )  # fmt: skip
-
-
-def _from_probes(raw: np.ndarray, shape: tuple[int, int]) -> JacobianSpectrum:
-    raw = raw.astype(np.float64)
-    k = min(shape)
-    a = raw[..., 0] ** 2 * raw[..., 1] / k  # ‖Jv‖² / k: unbiased for E[s²]
-    b = raw[..., 2] ** 2 * raw[..., 3] / k  # ‖JᵀJv‖² / k: unbiased for E[s⁴]
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise JinitValueError(
-            "‖JᵀJv‖² overflows float64: the Jacobian's singular values are beyond 1e75; the "
-            "network explodes, its spread cannot be measured."
-        )
-    m1, m2 = float(a.mean()), float(b.mean())
-    if m1 == 0:
-        raise JinitValueError(
-            "the Jacobian is zero at x (Jv = 0 for every probe), so its spread is undefined; "
-            "check that fn depends on x there (a zero-initialized output layer?)."
-        )
-    examples, probes = a.shape
-    # per example the sample covariance of (a, b); the pooled mean's covariance is their sum
-    # over examples / (examples² · probes)
-    cov = sum(np.cov(a[e], b[e]) for e in range(examples)) / (examples**2 * probes)
-    grad = np.array([-2 * m2 / m1**3, 1 / m1**2])  # of m2 / m1² - 1 in (m1, m2)
-    spread_se = math.sqrt(max(float(grad @ cov @ grad), 0.0))
-    return JacobianSpectrum(
-        "randomized", shape, examples, probes, m1, m2, m2 / m1**2 - 1, None, None,
-        math.sqrt(max(float(cov[0, 0]), 0.0)), spread_se,
-    )  # fmt: skip
-
-
 def spectrum(
     fn: Callable[..., Any],
     x: object,
@@ -346,21 +180,21 @@ def spectrum(
             f"exact_max={exact_max}; pass key=jax.random.key(0), say, or method='exact'."
         )
     if chosen == "exact":
-        values, finite = _compiled(_exact_cached, _exact, f, batched)(state, array)
+        values, finite = compiled(exact_cached, exact, f, batched)(state, array)
         if not bool(np.all(jax.device_get(finite))):
             raise JinitValueError(
                 "the Jacobian at x has NaN or infinite entries: fn overflows or is not "
                 "differentiable there; check fn(x) and its parameters."
             )
-        return _from_values(np.asarray(jax.device_get(values)), shape)
-    raw = _compiled(_randomized_cached, _randomized, f, batched, probes)(state, array, key)
+        return from_values(np.asarray(jax.device_get(values)), shape)
+    raw = compiled(randomized_cached, randomized, f, batched, probes)(state, array, key)
     raw = np.asarray(jax.device_get(raw))
     if not np.isfinite(raw).all():
         raise JinitValueError(
             "Jv or JᵀJv has NaN or infinite entries: fn overflows or is not differentiable at "
             "x; check fn(x) and its parameters."
         )
-    return _from_probes(raw, shape)
+    return from_probes(raw, shape)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Jacobian spectra: ``result`` (the value, its estimators), ``compute`` (jitted), ``run``."""

@@ -1,0 +1,1 @@
+"""Mean-field signal propagation: maps (``maps``), the result (``result``), the API (``run``)."""
