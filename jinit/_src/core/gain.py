@@ -62,15 +62,15 @@ _UNIT = NONLINEARITIES[: NONLINEARITIES.index("tanh")]
 def calculate_gain(nonlinearity: Nonlinearity, param: float | None = None) -> float:
     r"""Return the recommended gain for ``nonlinearity``, equal to PyTorch's table.
 
-    ==========================================  ==================================
-    nonlinearity                                gain
-    ==========================================  ==================================
-    linear, conv{1,2,3}d, conv_transpose*, sigmoid  1
-    tanh                                        5/3
-    relu                                        :math:`\sqrt{2}`
-    leaky_relu                                  :math:`\sqrt{2/(1+a^2)}`, a = param (0.01)
-    selu                                        3/4
-    ==========================================  ==================================
+    ================================================  ===========================================
+    nonlinearity                                      gain
+    ================================================  ===========================================
+    linear, conv{1,2,3}d, conv_transpose*, sigmoid    1
+    tanh                                              5/3
+    relu                                              :math:`\sqrt{2}`
+    leaky_relu                                        :math:`\sqrt{2/(1+a^2)}`, a = param (0.01)
+    selu                                              3/4
+    ================================================  ===========================================
 
     For a gain derived from the activation itself (any callable, GELU and SiLU included), use
     :func:`gain`.

@@ -310,7 +310,7 @@ def layer_axes(
 ) -> dict[str, Axes]:
     """The ``in_axis``/``out_axis``/``batch_axis`` of a Flax parameter, from its path and shape.
 
-    The name-based half of :func:`infer_layout` (see the module docstring for the table), for a
+    The name-based half of ``infer_layout`` (see the module docstring for the table), for a
     weight: a Flax ``Dense``/``Conv``/attention kernel, ``DenseGeneral`` with a bias, or an
     ``embedding``.
 

@@ -12,14 +12,14 @@ one jitted function -- and measures:
   optimizer relative to the parameter (about :math:`10^{-3}` is the usual healthy order);
 * **the input-output Jacobian** :math:`J = \partial y / \partial x` on the first few examples:
   :math:`E[s^2]` and the spread :math:`\operatorname{Var}(s^2)/E[s^2]^2` of its squared singular
-  values, 0 for dynamical isometry (:mod:`jinit._src.analysis.diagnose.input_jacobian`), or the
+  values, 0 for dynamical isometry (``jinit._src.analysis.diagnose.input_jacobian``), or the
   reason it is not available (token ids have no input Jacobian).
 
 Layers are in execution order -- the position of their output in the traced program, not their
 names -- so ``Dense_10`` comes after ``Dense_9`` and an nnx ``head`` after its ``layers``; a
 parameter takes the place of the module that owns it. Modules inside lifted transforms
 (``nn.scan``) report no outputs of their own; their parameters come after the others, by name.
-The verdicts and their thresholds are those of :mod:`jinit._src.analysis.diagnose.result`.
+The verdicts and their thresholds are those of ``jinit._src.analysis.diagnose.result``.
 
 The compiled measurement is cached on the model object, the loss and the optimizer: diagnosing
 one model again with other parameters (``jinit.reinit`` with other initializers, say) compiles
@@ -202,7 +202,7 @@ def diagnose(
     times the first layer's (``end`` names the peak), and, with the default cross-entropy over
     :math:`C` classes, ``loss_above_chance`` when the loss exceeds
     :math:`\ln C + \max(\ln C, 3)` (logits of std :math:`s` independent of the labels give
-    about :math:`\ln C + s^2/2`). :mod:`jinit._src.analysis.diagnose.result` gives the measured
+    about :math:`\ln C + s^2/2`). ``jinit._src.analysis.diagnose.result`` gives the measured
     figures behind
     these thresholds.
 

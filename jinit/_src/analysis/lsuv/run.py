@@ -146,15 +146,15 @@ def lsuv(
 
     The model can be given four ways; ``variables`` and the first return value follow it:
 
-    ===================================  ==========================  ========================
-    ``model``                            ``variables``               returns
-    ===================================  ==========================  ========================
-    a ``flax.linen`` Module              ``model.init(...)``         new variables
-    an ``nnx.Module``                    ``None``                    a new module
-    an ``nnx.GraphDef``                  its ``nnx.State``           a new state
-    ``apply(params, batch)``             the params pytree           new params
-    ``fn(params, batch) -> {path: out}`` the params pytree           new params
-    ===================================  ==========================  ========================
+    ====================================  ==========================  ========================
+    ``model``                             ``variables``               returns
+    ====================================  ==========================  ========================
+    a ``flax.linen`` Module               ``model.init(...)``         new variables
+    an ``nnx.Module``                     ``None``                    a new module
+    an ``nnx.GraphDef``                   its ``nnx.State``           a new state
+    ``apply(params, batch)``              the params pytree           new params
+    ``fn(params, batch) -> {path: out}``  the params pytree           new params
+    ====================================  ==========================  ========================
 
     A kernel's layer output is the output of the ``dot_general``/``conv_general_dilated``
     that consumes it, plus its bias where the trace links one (``x @ w + b``): the

@@ -25,7 +25,8 @@ class MeanField:
     r"""Mean-field fixed points, slopes and depth scales of :math:`(\phi, \sigma_w^2, \sigma_b^2)`.
 
     A pytree (the activation's name is static), so :func:`mean_field` can be vmapped over
-    ``weight_var``/``bias_var``; :attr:`phase` and :attr:`trainable_depth` need concrete values.
+    ``weight_var``/``bias_var``; :attr:`phase` and :attr:`trainable_depth` need
+    concrete values.
 
     Attributes:
       activation: the activation's name (``ACTIVATIONS`` key, or the callable's name).

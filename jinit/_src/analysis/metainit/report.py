@@ -43,7 +43,7 @@ class MetaInitArray:
 
     @property
     def scale(self) -> float:
-        """The factor the array was multiplied by: ``norm_after / norm_before``."""
+        """The factor the array was multiplied by, ``norm_after / norm_before``."""
         return self.norm_after / self.norm_before
 
 
