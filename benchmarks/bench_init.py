@@ -7,6 +7,7 @@ jinit/jax, and whether jinit's and jax's outputs are bit-identical. The core is
 ``jinit._src.bench.run`` (also behind ``jinit bench``); this script runs it and writes
 ``benchmarks/results/<device>.json`` and ``.md`` (``<device>`` e.g. ``cpu-x86_64``,
 ``gpu-nvidia-h100-80gb-hbm3``, with ``-rbg``/``-unsafe_rbg`` appended for those key impls).
+The ``.md`` is ``markdown(data)`` of the parsed JSON (``jinit._src.bench.report.markdown``).
 
 Run: ``python benchmarks/bench_init.py [--quick] [--repeats N] [--shape ROWS,COLS]
 [--only NAME,...] [--key-impl threefry2x32|rbg|unsafe_rbg] [--out DIR]``
@@ -20,6 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jinit._src.bench import run as bench
+from jinit._src.bench.report import markdown
+
+__all__ = ["main", "markdown", "parse_args"]
 
 RESULTS = Path(__file__).parent / "results"
 

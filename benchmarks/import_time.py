@@ -6,7 +6,7 @@ machine hits both alike; medians and their ratio are reported. Also listed: whic
 packages each import loads (none, for ``import jinit``).
 
 Run: ``python benchmarks/import_time.py [--repeats 15]``; writes
-``benchmarks/results/import_time.json`` and ``.md``.
+``benchmarks/results/import_time.json`` and ``.md`` (``markdown`` of the parsed JSON).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 OUT = Path(__file__).resolve().parent / "results"
 OPTIONAL = ("flax", "optax", "scipy", "rich", "matplotlib")
@@ -50,6 +51,26 @@ def _sample(module: str, path: str | None = None) -> tuple[float, list[str]]:
     )
     elapsed, loaded = json.loads(out.stdout.strip().splitlines()[-1])
     return float(elapsed), list(loaded)
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The table of a parsed ``import_time.json``: one row per command."""
+    meta = data["meta"]
+    lines = [
+        "# `import jinit` against `import jax`",
+        "",
+        f"{meta['repeats']} fresh interpreters per command, alternating; Python {meta['python']}.",
+        "",
+        "| command | median ms | min ms | × import jax | optional packages loaded |",
+        "|---|---|---|---|---|",
+    ]
+    for row in data["rows"]:
+        packages = ", ".join(row["optional_packages_loaded"]) or "none"
+        lines.append(
+            f"| `{row['command']}` | {row['median_ms']} | {row['min_ms']} | "
+            f"{row['vs_import_jax']} | {packages} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -96,23 +117,11 @@ def main() -> None:
         "import statement only",
     }
     OUT.mkdir(exist_ok=True)
-    (OUT / "import_time.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    lines = [
-        "# `import jinit` against `import jax`",
-        "",
-        f"{args.repeats} fresh interpreters per command, alternating; Python {meta['python']}.",
-        "",
-        "| command | median ms | min ms | × import jax | optional packages loaded |",
-        "|---|---|---|---|---|",
-    ]
-    for row in rows:
-        packages = ", ".join(row["optional_packages_loaded"]) or "none"
-        lines.append(
-            f"| `{row['command']}` | {row['median_ms']} | {row['min_ms']} | "
-            f"{row['vs_import_jax']} | {packages} |"
-        )
-    (OUT / "import_time.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    text = json.dumps({"meta": meta, "rows": rows}, indent=2)
+    (OUT / "import_time.json").write_text(text, encoding="utf-8")
+    table = markdown(json.loads(text))
+    (OUT / "import_time.md").write_text(table, encoding="utf-8")
+    print(table, end="")
 
 
 if __name__ == "__main__":

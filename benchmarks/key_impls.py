@@ -12,7 +12,8 @@ installed. As the physical reference, a copy of the same bytes (``x + 0``): ``of
 copy's time over the draw's. Last, the 96-layer Dense model's ``jinit.init_params`` and a
 16-copy ``jinit.ensemble_init`` with each key implementation.
 
-Writes ``benchmarks/results/key_impls_<device>.json`` and ``.md``.
+Writes ``benchmarks/results/key_impls_<device>.json`` and ``.md`` (``markdown`` of the parsed
+JSON; the JSON's ``setup`` records the model sizes).
 
 Run: ``python benchmarks/key_impls.py [--shapes 2048,4096 --repeats 15 --depth 96]``
 """
@@ -20,6 +21,7 @@ Run: ``python benchmarks/key_impls.py [--shapes 2048,4096 --repeats 15 --depth 9
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -27,7 +29,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -37,18 +38,24 @@ from jinit._src.bench.run import benchmark_meta
 from jinit._src.core.philox import KEY_IMPLS, key_impl
 
 RESULTS = Path(__file__).parent / "results"
+#: the small model of the ensemble: depth and width of its Dense stack
+ENSEMBLE_DEPTH, ENSEMBLE_WIDTH = 4, 256
 
 
-def _jax_philox() -> tuple[str, ...]:
-    """JAX's own Philox4x32 key implementation, where this JAX has one (0.10 does)."""
+@functools.cache
+def impls() -> tuple[str, ...]:
+    """jinit's key implementations, and JAX's own Philox4x32 where this JAX has one (0.10 does).
+
+    A function, not a constant: probing for ``philox4x32`` makes a key, which starts JAX's
+    backend, and importing this module must not.
+    """
     try:
         jax.random.key(0, impl="philox4x32")
     except (ValueError, TypeError, KeyError):
-        return ()
-    return ("philox4x32",)
+        return KEY_IMPLS
+    return (*KEY_IMPLS, "philox4x32")
 
 
-IMPLS: tuple[str, ...] = (*KEY_IMPLS, *_jax_philox())
 DRAWS: dict[str, Callable[[jax.Array, tuple[int, int]], jax.Array]] = {
     "bits": lambda k, s: jax.random.bits(k, s),
     "uniform": lambda k, s: jax.random.uniform(k, s),
@@ -108,7 +115,7 @@ def measure(shape: tuple[int, int], repeats: int) -> list[dict[str, Any]]:
     for name, draw in DRAWS.items():
         calls: dict[str, Callable[[], Any]] = {"copy": lambda: copy(source)}
         compile_s: dict[str, float] = {}
-        for impl in IMPLS:
+        for impl in impls():
             key = jax.random.key(0, impl=key_impl(impl))
             fn = jax.jit(lambda k, draw=draw: draw(k, shape))
             start = time.perf_counter()
@@ -118,7 +125,7 @@ def measure(shape: tuple[int, int], repeats: int) -> list[dict[str, Any]]:
         if name in torch_calls:
             calls["torch"] = torch_calls[name]
         ms = _median_ms(calls, repeats)
-        for impl in (*IMPLS, *(["torch"] if "torch" in calls else [])):
+        for impl in (*impls(), *(["torch"] if "torch" in calls else [])):
             rows.append(
                 {
                     "draw": name,
@@ -136,29 +143,37 @@ def measure(shape: tuple[int, int], repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
-class MLP(nn.Module):
-    """A deep Dense stack (Flax's default initializers), as in ``benchmarks/model_init.py``."""
+@functools.cache
+def _mlp_class() -> type:
+    """The Flax model class, defined on first use so that importing this module skips Flax."""
+    import flax.linen as nn
 
-    depth: int
-    width: int
+    class MLP(nn.Module):
+        """A deep Dense stack (Flax's default initializers), as in ``benchmarks/model_init.py``."""
 
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for _ in range(self.depth):
-            x = nn.relu(nn.Dense(self.width)(x))
-        return x
+        depth: int
+        width: int
+
+        @nn.compact
+        def __call__(self, x: jax.Array) -> jax.Array:
+            for _ in range(self.depth):
+                x = nn.relu(nn.Dense(self.width)(x))
+            return x
+
+    return MLP
 
 
 def models(depth: int, width: int, copies: int, repeats: int) -> list[dict[str, Any]]:
     """``init_params`` of the deep model and ``ensemble_init`` of a small one, per key impl."""
-    model = MLP(depth, width)
+    mlp = _mlp_class()
+    model = mlp(depth, width)
     x = jnp.ones((1, width))
     abstract = jax.eval_shape(model.init, jax.random.key(0), x)
     rules = {"*kernel": jinit.lecun_normal, "*bias": jinit.zeros}
-    small = MLP(4, 256)
-    xs = jnp.ones((1, 256))
+    small = mlp(ENSEMBLE_DEPTH, ENSEMBLE_WIDTH)
+    xs = jnp.ones((1, ENSEMBLE_WIDTH))
     calls: dict[str, Callable[[], Any]] = {}
-    for impl in IMPLS:
+    for impl in impls():
         key = jax.random.key(1, impl=key_impl(impl))
         calls[f"init_params {impl}"] = lambda key=key: jinit.init_params(abstract, rules, key)
         calls[f"ensemble_init {impl}"] = lambda key=key: jinit.ensemble_init(
@@ -182,14 +197,23 @@ def models(depth: int, width: int, copies: int, repeats: int) -> list[dict[str, 
     ]
 
 
-def markdown(
-    meta: dict[str, Any],
-    rows: list[dict[str, Any]],
-    model_rows: list[dict[str, Any]],
-    depth: int,
-    width: int,
-    copies: int,
-) -> str:
+def _models_sentence(setup: dict[str, Any] | None) -> str:
+    if setup is None:  # result files written before the sizes were recorded
+        return (
+            "Whole models: `init_params` of a deep Dense model (LeCun kernels) and "
+            "`ensemble_init` of copies of a small Dense model; this result file does not record "
+            "their depth, width or number of copies."
+        )
+    return (
+        f"Whole models: `init_params` of a {setup['depth']} × Dense({setup['width']}) model "
+        f"(LeCun kernels) and `ensemble_init` of {setup['copies']} copies of a "
+        f"{setup['ensemble_depth']} × Dense({setup['ensemble_width']}) model."
+    )
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The tables of a parsed ``key_impls_<device>.json``: the draws, then the whole models."""
+    meta = data["meta"]
     lines = [
         f"# Key implementations on {meta['device']}",
         "",
@@ -201,7 +225,7 @@ def markdown(
         "| draw | shape | key impl | ms | of copy | × threefry | × torch | compile s |",
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
+    for r in data["results"]:
         torch_ratio = "—" if r["vs_torch"] is None else f"{r['vs_torch']:.2f}"
         compile_s = "—" if r["compile_s"] is None else f"{r['compile_s']:.3f}"
         impl = f"torch `{r['torch_op']}`" if r["key_impl"] == "torch" else r["key_impl"]
@@ -211,13 +235,12 @@ def markdown(
         )
     lines += [
         "",
-        f"Whole models: `init_params` of a {depth} × Dense({width}) model (LeCun kernels) and "
-        f"`ensemble_init` of {copies} copies of a 4 × Dense(256) model.",
+        _models_sentence(data.get("setup")),
         "",
         "| work | key impl | first call s | warm ms | × threefry |",
         "|---|---|---:|---:|---:|",
     ]
-    for r in model_rows:
+    for r in data["models"]:
         lines.append(
             f"| {r['work']} | {r['key_impl']} | {r['first_s']:.2f} | {r['warm_ms']:.1f} | "
             f"{r['vs_threefry']:.2f} |"
@@ -238,15 +261,24 @@ def main() -> None:
     rows = []
     for size in (int(v) for v in args.shapes.split(",")):
         rows += measure((size, size), args.repeats)
-    model_rows = models(args.depth, args.width, args.copies, max(3, args.repeats // 3))
+    model_repeats = max(3, args.repeats // 3)
+    model_rows = models(args.depth, args.width, args.copies, model_repeats)
+    setup = {
+        "depth": args.depth,
+        "width": args.width,
+        "copies": args.copies,
+        "ensemble_depth": ENSEMBLE_DEPTH,
+        "ensemble_width": ENSEMBLE_WIDTH,
+        "model_repeats": model_repeats,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"key_impls_{meta['device']}"
-    stem.with_suffix(".json").write_text(
-        json.dumps({"meta": meta, "results": rows, "models": model_rows}, indent=2)
-    )
-    text = markdown(meta, rows, model_rows, args.depth, args.width, args.copies)
-    stem.with_suffix(".md").write_text(text)
-    print(text)
+    stem = f"key_impls_{meta['device']}"
+    data = {"meta": meta, "setup": setup, "results": rows, "models": model_rows}
+    text = json.dumps(data, indent=2)
+    (args.out / f"{stem}.json").write_text(text, encoding="utf-8")
+    table = markdown(json.loads(text))
+    (args.out / f"{stem}.md").write_text(table, encoding="utf-8")
+    print(table)
 
 
 if __name__ == "__main__":

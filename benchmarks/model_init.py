@@ -13,7 +13,8 @@ every time, so compile time is included, then the warm call):
    one jitted ``model.init``, and ``jax.jit(jax.vmap(model.init))``. jinit:
    ``jinit.ensemble_init`` (``lax.map``; and with ``batch_size`` = all copies).
 
-Writes ``benchmarks/results/model_init_<device>.json`` and ``.md``.
+Writes ``benchmarks/results/model_init_<device>.json`` and ``.md`` (``markdown`` of the parsed
+JSON).
 
 Run: ``python benchmarks/model_init.py [--depth 96 --width 1024 --copies 64 --repeats 5]``
 """
@@ -21,6 +22,7 @@ Run: ``python benchmarks/model_init.py [--depth 96 --width 1024 --copies 64 --re
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -29,8 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import flax
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -39,16 +39,23 @@ import jinit
 RESULTS = Path(__file__).parent / "results"
 
 
-class MLP(nn.Module):
-    depth: int
-    width: int
-    out: int
+@functools.cache
+def _mlp_class() -> type:
+    """The Flax model class, defined on first use so that importing this module skips Flax."""
+    import flax.linen as nn
 
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for _ in range(self.depth):
-            x = nn.relu(nn.Dense(self.width)(x))
-        return nn.Dense(self.out)(x)
+    class MLP(nn.Module):
+        depth: int
+        width: int
+        out: int
+
+        @nn.compact
+        def __call__(self, x: jax.Array) -> jax.Array:
+            for _ in range(self.depth):
+                x = nn.relu(nn.Dense(self.width)(x))
+            return nn.Dense(self.out)(x)
+
+    return MLP
 
 
 def device_name() -> str:
@@ -86,7 +93,7 @@ def compare(makes: dict[str, Callable[[], Callable[[], Any]]], repeats: int) -> 
 
 
 def deep_model(depth: int, width: int, repeats: int) -> dict[str, Any]:
-    model = MLP(depth, width, width)
+    model = _mlp_class()(depth, width, width)
     x = jnp.ones((1, width))
     key = jax.random.key(0)
     rules = {"*kernel": jinit.lecun_normal(), "*bias": jinit.zeros}
@@ -150,7 +157,7 @@ def deep_model(depth: int, width: int, repeats: int) -> dict[str, Any]:
 
 
 def ensemble(copies: int, depth: int, width: int, repeats: int) -> list[dict[str, Any]]:
-    model = MLP(depth, width, 10)
+    model = _mlp_class()(depth, width, 10)
     x = jnp.ones((1, 64))
     key = jax.random.key(0)
 
@@ -191,7 +198,9 @@ def ensemble(copies: int, depth: int, width: int, repeats: int) -> list[dict[str
     return rows
 
 
-def markdown(meta: dict[str, Any], deep: dict[str, Any], ens: list[dict[str, Any]]) -> str:
+def markdown(data: dict[str, Any]) -> str:
+    """The tables of a parsed ``model_init_<device>.json``: the deep model, then the ensemble."""
+    meta, deep, ens = data["meta"], data["deep"], data["ensemble"]
     lines = [
         f"# Whole-model initialization on {meta['device']}",
         "",
@@ -243,6 +252,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    import flax
+
     meta = {
         "device": device_name(),
         "jax": jax.__version__,
@@ -253,13 +264,13 @@ def main() -> None:
     deep = deep_model(args.depth, args.width, args.repeats)
     ens = ensemble(args.copies, 3, 64, args.repeats)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"model_init_{meta['device']}"
-    stem.with_suffix(".json").write_text(
-        json.dumps({"meta": meta, "deep": deep, "ensemble": ens}, indent=2)
-    )
-    text = markdown(meta, deep, ens)
-    stem.with_suffix(".md").write_text(text)
-    print(text)
+    stem = f"model_init_{meta['device']}"
+    setup = {"depth": args.depth, "width": args.width, "copies": args.copies}
+    text = json.dumps({"meta": meta, "setup": setup, "deep": deep, "ensemble": ens}, indent=2)
+    (args.out / f"{stem}.json").write_text(text, encoding="utf-8")
+    table = markdown(json.loads(text))
+    (args.out / f"{stem}.md").write_text(table, encoding="utf-8")
+    print(table)
 
 
 if __name__ == "__main__":

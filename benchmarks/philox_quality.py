@@ -5,7 +5,8 @@ Not part of the test suite (it takes minutes to hours). Writes a stream of ``--g
 to a file per implementation, runs ``dieharder`` on each file (``-g 201``: raw binary file) with
 the chosen tests in "resolve ambiguity" mode (``-Y 1``: a WEAK result is re-run with more
 p-samples until it passes or fails clearly; every line is kept), and writes the p-values and
-assessments to ``benchmarks/results/philox_quality.json`` and a Markdown summary.
+assessments to ``benchmarks/results/philox_quality.json`` and a Markdown summary (``markdown`` of
+the parsed JSON).
 
 Needs Debian's ``dieharder`` (``apt-get install dieharder``).
 
@@ -22,6 +23,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -91,6 +93,29 @@ def _final(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     ]
 
 
+def markdown(data: dict[str, Any]) -> str:
+    """The summary of a parsed ``philox_quality.json``: final assessments per implementation."""
+    if data["tests"] == "all":
+        chosen = "-a"
+    else:  # files written before ``test_numbers`` was recorded ran the quick set
+        chosen = "tests " + ",".join(map(str, data.get("test_numbers", QUICK)))
+    lines = [
+        "# dieharder on jinit.philox and threefry",
+        "",
+        f"{data['gigabytes']:g} GB of uint32 words per implementation (64 MiB chunks of keys "
+        f"folded from one key), dieharder {chosen} -Y 1 on the raw file. A correct generator "
+        "shows a few WEAK results by chance (p < 0.005 or > 0.995, 1 in 100); -Y 1 re-runs "
+        "each with more p-samples; the table counts the final assessment of every test.",
+        "",
+        "| implementation | PASSED | WEAK | FAILED |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, impl in data["impls"].items():
+        c = impl["counts"]
+        lines.append(f"| {name} | {c['PASSED']} | {c['WEAK']} | {c['FAILED']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     """Write the streams, run dieharder, write the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -102,7 +127,12 @@ def main() -> None:
         raise SystemExit("dieharder is not installed: apt-get install dieharder")
     words = int(args.gigabytes * 2**30) // 4
     tests = None if args.tests == "all" else QUICK
-    report: dict[str, object] = {"gigabytes": args.gigabytes, "tests": args.tests, "impls": {}}
+    report: dict[str, object] = {
+        "gigabytes": args.gigabytes,
+        "tests": args.tests,
+        "test_numbers": None if tests is None else list(tests),
+        "impls": {},
+    }
     with tempfile.TemporaryDirectory() as folder:
         for name, impl in IMPLS.items():
             path = Path(folder) / f"{name}.bin"
@@ -116,26 +146,11 @@ def main() -> None:
             }
             report["impls"][name] = {"write_s": seconds, "counts": counts, "rows": rows}  # type: ignore[index]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "philox_quality.json").write_text(json.dumps(report, indent=2))
-    chosen = "-a" if tests is None else "tests " + ",".join(map(str, QUICK))
-    lines = [
-        "# dieharder on jinit.philox and threefry",
-        "",
-        f"{args.gigabytes:g} GB of uint32 words per implementation (64 MiB chunks of keys folded "
-        f"from one key), dieharder {chosen}"
-        " -Y 1 on the raw file. A correct generator shows a few WEAK results by chance"
-        " (p < 0.005 or > 0.995, 1 in 100); -Y 1 re-runs each with more p-samples; the table"
-        " counts the"
-        " final assessment of every test.",
-        "",
-        "| implementation | PASSED | WEAK | FAILED |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, data in report["impls"].items():  # type: ignore[attr-defined]
-        c = data["counts"]
-        lines.append(f"| {name} | {c['PASSED']} | {c['WEAK']} | {c['FAILED']} |")
-    (args.out / "philox_quality.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    text = json.dumps(report, indent=2)
+    (args.out / "philox_quality.json").write_text(text, encoding="utf-8")
+    table = markdown(json.loads(text))
+    (args.out / "philox_quality.md").write_text(table, encoding="utf-8")
+    print(table, end="")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from jinit._src.bench import run as bench
+from jinit._src.bench.report import markdown
 from jinit._src.cli.main import main
 from jinit._src.initializers.catalogue import CATALOGUE
 
@@ -94,6 +95,7 @@ def test_write_results_round_trips(run: Run, tmp_path: Path) -> None:
     payload = json.loads(json_path.read_text())
     assert payload == {"meta": dict(meta), "results": [dict(r) for r in results]}
     assert md_path.read_text() == bench.format_table(results, meta)
+    assert md_path.read_text() == markdown(payload)  # the table is rendered from the JSON alone
 
 
 def test_key_impl_reaches_every_initializer_and_the_file_name() -> None:

@@ -1,9 +1,11 @@
 """The benchmark's records and their presentation: result types, tables, files.
 
 Holds the record types (:class:`BenchResult`, one per initializer; :class:`BenchMeta`, the
-machine and settings of a run) and their outputs: the table cells (:func:`table_rows`), the
-Markdown report (:func:`format_table`) and the ``<device>.json``/``<device>.md`` files
-(:func:`write_results`). The records are produced by :mod:`jinit._src.bench.run`.
+machine and settings of a run; :class:`BenchFile`, the parsed ``<device>.json``) and their
+outputs: the table cells (:func:`table_rows`), the Markdown report (:func:`format_table`, and
+:func:`markdown` for a parsed result file) and the ``<device>.json``/``<device>.md`` files
+(:func:`write_results`, which renders the ``.md`` from the JSON it writes, so the two always
+agree). The records are produced by :mod:`jinit._src.bench.run`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 from typing import TypedDict
 
 __all__ = [
+    "BenchFile",
     "BenchMeta",
     "BenchResult",
     "format_table",
+    "markdown",
     "table_rows",
     "write_results",
 ]
@@ -81,6 +85,13 @@ class BenchMeta(TypedDict):
     shape: list[int]
     orthogonal_shape: list[int]
     compilation_cache: bool
+
+
+class BenchFile(TypedDict):
+    """The contents of a ``<device>.json`` result file."""
+
+    meta: BenchMeta
+    results: list[BenchResult]
 
 
 _HEADER = (
@@ -179,10 +190,31 @@ def format_table(results: Sequence[BenchResult], meta: BenchMeta) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown(data: BenchFile) -> str:
+    """The Markdown of a parsed ``<device>.json``: what :func:`write_results` writes to ``.md``.
+
+    Args:
+      data: the parsed JSON, ``{"meta": ..., "results": [...]}``.
+
+    Returns:
+      :func:`format_table` of its records and meta.
+
+    Example:
+      >>> from jinit._src.bench import run as bench
+      >>> meta = bench.benchmark_meta(bench.bench_config(repeats=1, torch=False))
+      >>> markdown({"meta": meta, "results": []}).splitlines()[0]
+      '# jinit initializer benchmark: ...'
+    """
+    return format_table(data["results"], data["meta"])
+
+
 def write_results(
     results: Sequence[BenchResult], meta: BenchMeta, out_dir: str | os.PathLike[str]
 ) -> tuple[Path, Path]:
-    """Write ``<device>.json`` (meta and records) and ``<device>.md`` (:func:`format_table`).
+    """Write ``<device>.json`` (meta and records) and ``<device>.md`` (:func:`markdown` of it).
+
+    The Markdown is rendered from the JSON text as written (parsed back), so a table always
+    matches its result file.
 
     Args:
       results: what :func:`run_benchmark` returned.
@@ -196,7 +228,8 @@ def write_results(
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / f"{meta['device']}.json"
     md_path = directory / f"{meta['device']}.md"
-    payload = {"meta": meta, "results": list(results)}
-    json_path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
-    md_path.write_text(format_table(results, meta))
+    payload: BenchFile = {"meta": meta, "results": list(results)}
+    text = json.dumps(payload, indent=1, ensure_ascii=False) + "\n"
+    json_path.write_text(text, encoding="utf-8")
+    md_path.write_text(markdown(json.loads(text)), encoding="utf-8")
     return json_path, md_path
