@@ -123,3 +123,9 @@ mathjax2_config = {
     "messageStyle": "none",
 }
 templates_path = ["_templates"]
+
+# Signatures show jinit's type names, not what they expand to (the modules' annotations are
+# strings, ``from __future__ import annotations``, so autodoc can substitute them).
+autodoc_type_aliases = {
+    "Draw": "jinit.Initializer",
+}
