@@ -1,4 +1,4 @@
-"""The public API surface, the catalogue, ``jinit list``, and the README's catalogue table."""
+"""The public API surface, the catalogue, ``jinit list``, and the documentation's catalogue page."""
 
 from __future__ import annotations
 
@@ -32,8 +32,11 @@ def test_every_catalogue_entry_is_public_and_builds_an_initializer() -> None:
         for alias in entry.aliases:
             assert alias.removesuffix("()") in jinit.__all__
         args = {"constant": (1.0,), "variance_scaling": (1.0, "fan_in", "normal")}
-        init = entry.factory if entry.name in ("zeros", "ones") else (
-            entry.factory(*args.get(entry.name, ())))
+        init = (
+            entry.factory
+            if entry.name in ("zeros", "ones")
+            else (entry.factory(*args.get(entry.name, ())))
+        )
         shape = (3, 3, 4, 4) if entry.name in ("dirac", "delta_orthogonal") else (4, 4)
         assert init(key, shape).shape == shape  # type: ignore[operator]
 
@@ -62,8 +65,13 @@ def test_jinit_list_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_console_script_runs() -> None:
-    done = subprocess.run([sys.executable, "-m", "jinit", "list", "--format", "markdown"],
-                          capture_output=True, text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "jinit", "list", "--format", "markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     assert done.stdout.strip() == markdown_table()
 
 
@@ -74,6 +82,11 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     assert "invalid choice: 'lsit'" in capsys.readouterr().err
 
 
-def test_readme_catalogue_is_the_generated_table() -> None:
+def test_catalogue_page_includes_the_generated_table() -> None:
+    """The site's catalogue is the registry's table, included at build time, never a stale copy."""
+    page = (ROOT / "docs" / "catalogue.md").read_text(encoding="utf-8")
+    assert "```{include} _generated/catalogue_table.md\n```" in page
+    first_row = markdown_table().splitlines()[2]
+    assert first_row not in page, "docs/catalogue.md must include the generated table, not paste it"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert markdown_table() in readme, "regenerate with: jinit list --format markdown"
+    assert "(docs/catalogue.md)" in readme, "the README links the catalogue page"

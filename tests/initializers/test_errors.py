@@ -253,7 +253,7 @@ def test_zero_size_shapes_give_empty_arrays_not_zero_division() -> None:
 
 
 def test_jax_has_these_problems_that_jinit_fixes() -> None:
-    """What the issue measured on jax.nn.initializers, checked, so the README stays honest."""
+    """What the issue measured on jax.nn.initializers, checked, so docs/mistakes.md stays honest."""
     jni = jax.nn.initializers
     assert bool(jnp.isnan(jni.variance_scaling(-1.0, "fan_in", "normal")(KEY, (4, 4))).all())
     with pytest.raises(ZeroDivisionError):

@@ -310,7 +310,7 @@ def catalogue() -> tuple[Entry, ...]:
 
 
 def markdown_table() -> str:
-    """The catalogue as a Markdown table (the README's table is this output)."""
+    """The catalogue as a Markdown table (the table on docs/catalogue.md is this output)."""
     rows = [
         "| initializer | distribution | variance / bound | reference | bit-identical to jax |",
         "|---|---|---|---|---|",

@@ -52,7 +52,7 @@ def run_deep_relu(
         seeds=1 if quick else 2,
         seed=seed,
         # 0.01 (the study's default for momentum) and 0.03 make the 30-layer He net oscillate;
-        # 0.003 trains it. Glorot stays at ln 10 at all three (measured; see README).
+        # 0.003 trains it. Glorot stays at ln 10 at all three (measured; see docs/guide/study.md).
         learning_rates=(("momentum", 0.003),),
     )
     cells = run_matrix(config, out, on_cells=on_cells)
