@@ -2,12 +2,13 @@
 render in a real browser (headless Chromium: title, math, images, no failed request).
 
 The build is the one ``docs/serve.py`` runs (``sphinx-build -W --keep-going``: any warning,
-a broken cross-reference included, fails it), into this module's temporary folder. All tests
-here share one build, so they run on one xdist worker (``xdist_group``).
+a broken cross-reference included, fails it), into the session's temporary folder. The tests
+share one build: under xdist the workers take a file lock and the first one builds.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import http.server
 import json
@@ -29,7 +30,6 @@ pytest.importorskip("myst_nb", reason="the docs extra is not installed: pip inst
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-pytestmark = pytest.mark.xdist_group("docs")
 
 
 def _api_names() -> list[str]:
@@ -51,25 +51,32 @@ def test_the_api_index_lists_every_public_name_once() -> None:
     assert not extra, f"docs/api/index.md lists names that are not public: {extra}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("docs")
-    command = [
-        sys.executable,
-        "-m",
-        "sphinx",
-        "-W",
-        "--keep-going",
-        "-b",
-        "html",
-        "-q",
-        "-d",
-        str(out / "doctrees"),
-        str(DOCS),
-        str(out / "html"),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
-    assert done.returncode == 0, f"sphinx-build -W failed:\n{done.stderr[-6000:]}"
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # one per run
+    out, log = shared / "jinit-docs", shared / "jinit-docs.log"
+    with open(shared / "jinit-docs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not log.exists():
+            command = [
+                sys.executable,
+                "-m",
+                "sphinx",
+                "-W",
+                "--keep-going",
+                "-b",
+                "html",
+                "-q",
+                "-d",
+                str(out / "doctrees"),
+                str(DOCS),
+                str(out / "html"),
+            ]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
+            log.write_text(f"{done.returncode}\n{done.stderr}")
+    status, stderr = log.read_text().split("\n", 1)
+    assert status == "0", f"sphinx-build -W failed:\n{stderr[-6000:]}"
     return out / "html"
 
 
@@ -111,7 +118,7 @@ def _chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(site: Path) -> Iterator[str]:
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
