@@ -1,7 +1,8 @@
 """``jinit study --experiment edge-of-chaos``: gradient slopes = ln chi_1; trainability vs depth.
 
 The quick variant (3 weight variances, depth 60; ~11 s on 2 cores). The full variant's figures
-(6 weight variances, depths 60 and 100) are on docs/guide/theory.md and in the closing note of issue 13.
+(6 weight variances, depths 60 and 100) are on docs/guide/theory.md and in the closing note of
+issue 13.
 """
 
 from __future__ import annotations
