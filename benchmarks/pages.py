@@ -69,22 +69,22 @@ def _sizes(rows: list[dict[str, Any]]) -> str:
     return ",".join(str(size) for size in dict.fromkeys(row["shape"][0] for row in rows))
 
 
-def _key_impls(data: dict[str, Any]) -> str:
-    options = [f"--shapes {_sizes(data['results'])}", f"--repeats {data['meta']['repeats']}"]
+def _with_setup(script: str, options: list[str], data: dict[str, Any]) -> str:
+    """The command with the model sizes the JSON's ``setup`` records (named when it has none)."""
     setup = data.get("setup")
     if setup is None:
-        return _script_command("key_impls.py", options, ["--depth", "--width", "--copies"])
-    options += [f"--depth {setup['depth']}", f"--width {setup['width']}"]
-    return _script_command("key_impls.py", [*options, f"--copies {setup['copies']}"], [])
+        return _script_command(script, options, ["--depth", "--width", "--copies"])
+    sizes = [f"--{name} {setup[name]}" for name in ("depth", "width", "copies")]
+    return _script_command(script, [*options, *sizes], [])
+
+
+def _key_impls(data: dict[str, Any]) -> str:
+    options = [f"--shapes {_sizes(data['results'])}", f"--repeats {data['meta']['repeats']}"]
+    return _with_setup("key_impls.py", options, data)
 
 
 def _model_init(data: dict[str, Any]) -> str:
-    options = [f"--repeats {data['meta']['repeats']}"]
-    setup = data.get("setup")
-    if setup is None:
-        return _script_command("model_init.py", options, ["--depth", "--width", "--copies"])
-    options += [f"--depth {setup['depth']}", f"--width {setup['width']}"]
-    return _script_command("model_init.py", [*options, f"--copies {setup['copies']}"], [])
+    return _with_setup("model_init.py", [f"--repeats {data['meta']['repeats']}"], data)
 
 
 def _philox_fusion(data: dict[str, Any]) -> str:

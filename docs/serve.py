@@ -7,7 +7,8 @@ Run from the repository root, with the docs extra installed (``pip install -e ".
     python docs/serve.py --no-build   # serve the last build
 
 The build is ``sphinx-build -W --keep-going -b html docs docs/_build/html``, the command the test
-suite runs (tests/docs/test_site.py), so a page that builds here builds in CI.
+suite runs (tests/docs/test_site.py calls ``build_command``), so a page that builds here builds in
+CI.
 """
 
 from __future__ import annotations
@@ -24,23 +25,15 @@ DOCS = Path(__file__).resolve().parent
 OUT = DOCS / "_build" / "html"
 
 
+def build_command(out: Path = OUT) -> list[str]:
+    """The sphinx-build call: warnings are errors, doctrees beside ``out``."""
+    return [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q",
+            "-d", str(out.parent / "doctrees"), str(DOCS), str(out)]  # fmt: skip
+
+
 def build(out: Path = OUT) -> int:
-    """Run sphinx-build on docs/ into ``out``; return its exit status."""
-    command = [
-        sys.executable,
-        "-m",
-        "sphinx",
-        "-W",
-        "--keep-going",
-        "-b",
-        "html",
-        "-q",
-        "-d",
-        str(out.parent / "doctrees"),
-        str(DOCS),
-        str(out),
-    ]
-    return subprocess.call(command)
+    """Run :func:`build_command` on docs/ into ``out``; return its exit status."""
+    return subprocess.call(build_command(out))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,15 +11,16 @@ from __future__ import annotations
 import fcntl
 import functools
 import http.server
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -30,6 +31,15 @@ pytest.importorskip("myst_nb", reason="the docs extra is not installed: pip inst
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
+
+
+def _serve() -> ModuleType:
+    """``docs/serve.py``, whose build command the test runs (so the two never differ)."""
+    spec = importlib.util.spec_from_file_location("jinit_docs_serve", DOCS / "serve.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _api_names() -> list[str]:
@@ -59,20 +69,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open(shared / "jinit-docs.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not log.exists():
-            command = [
-                sys.executable,
-                "-m",
-                "sphinx",
-                "-W",
-                "--keep-going",
-                "-b",
-                "html",
-                "-q",
-                "-d",
-                str(out / "doctrees"),
-                str(DOCS),
-                str(out / "html"),
-            ]
+            command = _serve().build_command(out / "html")  # what docs/serve.py runs
             done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
             log.write_text(f"{done.returncode}\n{done.stderr}")
     status, stderr = log.read_text().split("\n", 1)
